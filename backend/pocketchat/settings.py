@@ -75,7 +75,9 @@ class Settings(BaseSettings):
         le=64,
         description="Conversations decoded together in one batch (default from cores and memory).",
     )
-    max_queue: int = Field(16, ge=0, le=10000, description="Requests allowed to wait; more get 429.")
+    max_queue: int = Field(
+        16, ge=0, le=10000, description="Requests allowed to wait; more get 429."
+    )
     use_mmap: bool = Field(True, description="Map the model file instead of reading it.")
     use_mlock: bool = Field(False, description="Lock the model in RAM (needs RLIMIT_MEMLOCK).")
     max_body_bytes: int = Field(

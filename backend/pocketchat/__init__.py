@@ -1,0 +1,3 @@
+"""pocketchat: a private chat assistant for ordinary CPUs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,115 @@
+"""`python -m pocketchat`: validate the settings, load the model, serve with waitress.
+
+Waitress rather than Flask's development server: threaded, production-grade, pure Python (runs
+on a Pi and on Windows), and it can tell a request that its client went away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from pydantic import ValidationError
+from waitress.server import create_server
+
+from pocketchat import __version__
+from pocketchat.app import create_app
+from pocketchat.model import EXTENSION_KEY, ChatModel
+from pocketchat.settings import Settings
+
+log = logging.getLogger("pocketchat")
+SHUTDOWN_GRACE_SECONDS = 3.0
+
+
+def settings_help() -> str:
+    lines = ["environment variables (all optional):"]
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default_factory is None else "(computed)"
+        lines.append(f"  {name.upper():<20} {field.description} [default: {default}]")
+    return "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        )
+        sys.exit(f"pocketchat: invalid configuration: {problems}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m pocketchat",
+        description="Serve the pocketchat web app and its OpenAI-compatible API.",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pocketchat {__version__}")
+    parser.parse_args()
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app = create_app(settings)
+    model: ChatModel = app.extensions[EXTENSION_KEY]
+    # A thread per stream: every slot and every queued request holds one while it waits.
+    threads = settings.parallel + settings.max_queue + 4
+    server = create_server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=threads,
+        ident="pocketchat",
+        # Flush every write: the default waits for 18,000 bytes, which lumps SSE frames.
+        send_bytes=1,
+        # Read ahead so that a closed connection is noticed while its request still runs.
+        channel_request_lookahead=5,
+        max_request_body_size=settings.max_body_bytes + 1,
+        clear_untrusted_proxy_headers=True,
+    )
+    stopping = threading.Event()
+
+    def graceful_stop(signum: int, _frame: FrameType | None) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.info("signal %d: finishing open streams and stopping", signum)
+
+        def finish() -> None:
+            model.shutdown()  # every stream gets its final event
+            deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+            while time.monotonic() < deadline and any(
+                channel.requests for channel in list(server._map.values())
+                if hasattr(channel, "requests")
+            ):  # fmt: skip
+                time.sleep(0.05)
+            server.task_dispatcher.shutdown(timeout=1)
+            # Idle keep-alive connections would hold the loop open until they time out.
+            for channel in list(server._map.values()):
+                channel.close()
+
+        threading.Thread(target=finish, name="shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, graceful_stop)
+    signal.signal(signal.SIGINT, graceful_stop)
+    log.info("serving on http://%s:%d (%d threads)", settings.host, settings.port, threads)
+    try:
+        server.run()
+    except (OSError, ValueError):
+        # The loop ends with an error on a map emptied by close(): that is the way out.
+        if not stopping.is_set():
+            raise
+    log.info("stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The request body of /v1/chat/completions: OpenAI's fields, our extensions, validated ranges."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pocketchat.api.errors import APIError
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Penalty = Annotated[float, Field(ge=-2.0, le=2.0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    # Wrong JSON types are errors, not coerced: "1" is not a number, 1 is not a boolean.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str | list[TextPart]
+    name: str | None = Field(None, max_length=64)
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+
+class ContextSummary(_Strict):
+    covers: int = Field(ge=1, description="How many of the first messages the summary stands for.")
+    hash: str = Field(min_length=1, max_length=128)
+    text: str = Field(max_length=20_000)
+
+
+class StreamOptions(_Strict):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Strict):
+    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    model: str | None = Field(None, description="Accepted and ignored: one model is served.")
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
+    top_p: Probability | None = None
+    top_k: int | None = Field(None, ge=0, le=1000)
+    min_p: Probability | None = None
+    repeat_penalty: float | None = Field(None, ge=0.5, le=2.0, allow_inf_nan=False)
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
+    seed: int | None = Field(None, ge=-(2**63), le=2**64 - 1)
+    stop: str | list[str] | None = None
+    n: int | None = Field(None, ge=1, le=1)
+    context_overflow: Literal["summarize", "truncate", "error"] = "summarize"
+    context_summary: ContextSummary | None = None
+    conversation_id: str | None = Field(None, max_length=128)
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_strings(cls, value: str | list[str] | None) -> str | list[str] | None:
+        strings = [value] if isinstance(value, str) else (value or [])
+        if len(strings) > 8:
+            raise ValueError("at most 8 stop strings")
+        if any(not s or len(s) > 200 for s in strings):
+            raise ValueError("stop strings must be 1 to 200 characters")
+        return value
+
+    @property
+    def stop_strings(self) -> tuple[str, ...]:
+        if self.stop is None:
+            return ()
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+
+    @property
+    def reply_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+DEFAULT_SAMPLING = {
+    "temperature": 0.7,
+    "top_p": 0.95,
+    "top_k": 40,
+    "min_p": 0.05,
+    "repeat_penalty": 1.1,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+}
+
+
+def parse_chat_request(payload: object) -> ChatCompletionRequest:
+    """Validate a decoded JSON body; the first problem becomes a 400 that names the field."""
+    if not isinstance(payload, dict):
+        raise APIError(400, "the request body must be a JSON object", code="invalid_json")
+    try:
+        return ChatCompletionRequest.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        param = ".".join(str(part) for part in first["loc"]) or None
+        raise APIError(
+            400, f"{param}: {first['msg']}" if param else first["msg"], param=param
+        ) from None

@@ -1,0 +1,273 @@
+"""One chat completion from validated request to events: context plan, summaries, the reply.
+
+Knows nothing of HTTP: the route turns its events into SSE frames or one JSON body.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pocketchat.api.errors import APIError
+from pocketchat.api.schemas import DEFAULT_SAMPLING, ChatCompletionRequest
+from pocketchat.context.manager import ClientSummary, ContextManager, ContextTooLong, Plan
+from pocketchat.engine.engine import Engine, EngineStopped, QueueFull
+from pocketchat.engine.llama import SamplerConfig
+from pocketchat.engine.prompt import Message
+from pocketchat.engine.slots import Handle
+from pocketchat.engine.types import Delta, Failed, Finished, GenerationRequest, Queued, Started
+from pocketchat.metrics import Metrics
+
+log = logging.getLogger("pocketchat.requests")
+
+SUMMARY_SAMPLING = SamplerConfig(
+    temperature=0.0, top_p=1.0, top_k=0, min_p=0.0, repeat_penalty=1.1, repeat_last_n=64,
+    frequency_penalty=0.0, presence_penalty=0.0, seed=None,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str  # "queued", "summarizing", "generating"
+    queue_position: int | None = None
+    messages: int | None = None
+
+
+RunEvent = Status | Delta | Finished | Failed
+
+
+class ChatService:
+    def __init__(
+        self, engine: Engine, context: ContextManager, metrics: Metrics, reply_budget: int
+    ) -> None:
+        self.engine = engine
+        self.context = context
+        self.metrics = metrics
+        self.reply_budget = reply_budget
+        self._runs: dict[str, ChatRun] = {}
+        self._lock = threading.Lock()
+
+    def start(self, request: ChatCompletionRequest) -> ChatRun:
+        messages = [Message(m.role, m.text) for m in request.messages]
+        reply_budget = min(request.reply_limit or self.reply_budget, self.context.n_ctx)
+        client = request.context_summary
+        try:
+            plan, tokens = self.context.plan(
+                messages,
+                reply_budget,
+                request.context_overflow,
+                ClientSummary(client.covers, client.hash, client.text) if client else None,
+            )
+        except ContextTooLong as error:
+            self.metrics.requests.labels(outcome="rejected").inc()
+            raise APIError(
+                400, str(error), code="context_length_exceeded", param="messages"
+            ) from None
+        run = ChatRun(self, request, plan, tokens, reply_budget)
+        with self._lock:
+            self._runs[run.id] = run
+        return run
+
+    def find(self, run_id: str) -> ChatRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def forget(self, run: ChatRun) -> None:
+        with self._lock:
+            self._runs.pop(run.id, None)
+
+    def submit(self, request: GenerationRequest) -> Handle:
+        try:
+            return self.engine.submit(request)
+        except QueueFull:
+            self.metrics.requests.labels(outcome="rejected").inc()
+            raise APIError(
+                429, "the server is busy: too many requests are waiting", code="queue_full",
+                retry_after=5,
+            ) from None  # fmt: skip
+        except EngineStopped:
+            raise APIError(503, "the server is shutting down", code="shutting_down") from None
+
+
+class ChatRun:
+    def __init__(
+        self,
+        service: ChatService,
+        request: ChatCompletionRequest,
+        plan: Plan,
+        tokens: list[int] | None,
+        reply_budget: int,
+    ) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.service = service
+        self.request = request
+        self.plan = plan
+        self.reply_budget = reply_budget
+        self.prompt_tokens = 0
+        self.summaries_written = 0
+        self._cancelled = threading.Event()
+        self._recorded = False
+        self._handle: Handle | None = None
+        self._started = time.monotonic()
+        # Submit now, so a full queue is a 429 before any byte of the response is sent.
+        if tokens is not None:
+            self._handle = self._submit_reply(tokens)
+        else:
+            self._handle = self._submit_summary(plan.base_summary, 0)
+
+    # ---- control ----
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._handle is not None:
+            self._handle.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def close(self, wait_seconds: float = 2.0) -> None:
+        """The client is gone: stop the work and account for it (outcome cancelled)."""
+        self.cancel()
+        handle = self._handle
+        deadline = time.monotonic() + wait_seconds
+        while not self._recorded and handle is not None and time.monotonic() < deadline:
+            event = handle.next_event(0.05)
+            if isinstance(event, Finished):
+                self._record(replace(event, finish_reason="cancelled"), None)
+            elif isinstance(event, Failed):
+                self._record(None, event)
+        self.service.forget(self)
+
+    # ---- events ----
+
+    def events(self, poll_seconds: float) -> Iterator[RunEvent | None]:
+        """Run to the end; yields None every `poll_seconds` without news (for heartbeats)."""
+        try:
+            if self.plan.jobs:
+                yield Status("summarizing", messages=self.plan.cut)
+                if not (yield from self._write_summaries(poll_seconds)):
+                    return
+                tokens = self.service.context.final_tokens(self.plan)
+                self._handle = self._submit_reply(tokens)
+                if self.cancelled:
+                    self._handle.cancel()
+            yield from self._follow(self._handle, poll_seconds, forward=True)
+        finally:
+            self.service.forget(self)
+
+    def _write_summaries(self, poll_seconds: float) -> Iterator[RunEvent | None]:
+        jobs = self.plan.jobs
+        previous = self.plan.base_summary
+        for index, job in enumerate(jobs):
+            if index > 0:
+                self._handle = self._submit_summary(previous, index)
+            finished = yield from self._follow(self._handle, poll_seconds, forward=False)
+            if finished is None:
+                return False
+            previous = finished.text.strip()
+            self.summaries_written += 1
+            self.service.metrics.summaries.inc()
+            last_of_cover = index == len(jobs) - 1 or jobs[index + 1].covers != job.covers
+            self.service.context.record_summary(self.plan, job, previous, last_of_cover)
+        return True
+
+    def _follow(
+        self, handle: Handle | None, poll_seconds: float, *, forward: bool
+    ) -> Iterator[RunEvent | None]:
+        """Relay one engine request's events; returns its Finished (None if it did not finish)."""
+        assert handle is not None
+        while True:
+            event = handle.next_event(poll_seconds)
+            if event is None:
+                yield None
+            elif isinstance(event, Queued):
+                yield Status("queued", queue_position=event.position)
+            elif isinstance(event, Started):
+                if forward:
+                    yield Status("generating")
+            elif isinstance(event, Delta):
+                if forward:
+                    yield event
+            elif isinstance(event, Failed):
+                self._record(None, event)
+                yield event
+                return None
+            else:
+                if not forward and event.finish_reason == "cancelled":
+                    self._record(event, None)
+                    return None
+                if forward:
+                    self._record(event, None)
+                    yield event
+                return event
+
+    def _submit_reply(self, tokens: list[int]) -> Handle:
+        self.prompt_tokens = len(tokens)
+        request = self.request
+        sampling = {
+            key: getattr(request, key) if getattr(request, key) is not None else default
+            for key, default in DEFAULT_SAMPLING.items()
+        }
+        config = SamplerConfig(repeat_last_n=64, seed=request.seed, **sampling)
+        max_tokens = min(self.reply_budget, self.service.context.n_ctx - len(tokens))
+        return self.service.submit(
+            GenerationRequest(self.id, tuple(tokens), max(1, max_tokens), config,
+                              request.stop_strings)
+        )  # fmt: skip
+
+    def _submit_summary(self, previous: str | None, index: int) -> Handle:
+        context = self.service.context
+        job = self.plan.jobs[index]
+        tokens = context.summary_prompt(previous, job, self.plan.language)
+        max_tokens = context.summary_max_tokens(self.plan.prompt_budget)
+        return self.service.submit(
+            GenerationRequest(f"{self.id}-summary-{index}", tuple(tokens), max_tokens,
+                              SUMMARY_SAMPLING, internal=True)
+        )  # fmt: skip
+
+    # ---- reporting ----
+
+    def context_report(self) -> dict[str, Any]:
+        plan = self.plan
+        summary = plan.summary
+        summarized = plan.cut if plan.mode == "summarize" and plan.cut else 0
+        return {
+            "mode": plan.mode,
+            "prompt_tokens": self.prompt_tokens,
+            "n_ctx": self.service.context.n_ctx,
+            "summarized_messages": summarized,
+            "dropped_messages": plan.cut if plan.mode == "truncate" else 0,
+            "summary": (
+                {"covers": summary.covers, "hash": summary.hash, "text": summary.text}
+                if summary and summarized
+                else None
+            ),
+            "summaries_written": self.summaries_written,
+        }
+
+    def _record(self, finished: Finished | None, failed: Failed | None) -> None:
+        if self._recorded:
+            return
+        self._recorded = True
+        metrics = self.service.metrics
+        if finished is not None:
+            outcome = "cancelled" if finished.finish_reason == "cancelled" else "completed"
+            metrics.observe_finished(outcome, finished)
+            timings = finished.timings
+            log.info(
+                "%s outcome=%s prompt_tokens=%d cached=%d completion_tokens=%d "
+                "ttft_ms=%.0f tokens_per_s=%.1f summarized=%d",
+                self.id, outcome, finished.prompt_tokens, finished.cached_tokens,
+                finished.completion_tokens, timings.time_to_first_token_ms,
+                timings.decode_tokens_per_second, self.plan.cut,
+            )  # fmt: skip
+        elif failed is not None:
+            metrics.requests.labels(outcome="error").inc()
+            log.warning("%s outcome=error code=%s %s", self.id, failed.code, failed.message)

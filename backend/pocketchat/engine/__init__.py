@@ -1,0 +1,1 @@
+"""The inference engine: a queue, slots sharing one llama context, batched decode, streams."""

@@ -1,0 +1,333 @@
+"""The scheduler: a bounded FIFO queue, slots that share one context, and continuous batching.
+
+A `Context` is not thread-safe, so one worker thread owns it. Each step batches the next token
+of every generating slot plus a chunk of any prompt still being read (chunked prefill), decodes
+once, and samples per slot. Requests reach their HTTP streams through their own `Handle`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from pocketchat.engine.llama import Batch, Context, Model, Sampler
+from pocketchat.engine.slots import Handle, Slot, common_prefix_length
+from pocketchat.engine.types import (
+    Delta,
+    Failed,
+    Finished,
+    GenerationRequest,
+    Queued,
+    Started,
+    Timings,
+)
+
+log = logging.getLogger(__name__)
+
+DECODE_OK, DECODE_NO_ROOM, DECODE_ABORTED = 0, 1, 2
+# How many prompt tokens prime the repetition penalties of a new reply.
+PENALTY_HISTORY = 64
+
+
+class QueueFull(Exception):
+    """No slot is free and MAX_QUEUE requests are already waiting."""
+
+
+class EngineStopped(Exception):
+    """The engine is shutting down and takes no new work."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    n_ctx_per_seq: int
+    parallel: int
+    n_batch: int
+    n_ubatch: int
+    n_threads: int
+    n_threads_batch: int
+    max_queue: int
+
+
+@dataclass
+class _Entry:
+    """One slot's tokens in the batch being decoded."""
+
+    slot: Slot
+    tokens: list[int]
+    start_pos: int
+    logits_index: int | None
+    is_prefill: bool
+
+
+class Engine:
+    def __init__(self, model: Model, config: EngineConfig) -> None:
+        self.model = model
+        self.config = config
+        self.context = Context(
+            model,
+            n_ctx_per_seq=config.n_ctx_per_seq,
+            n_seq=config.parallel,
+            n_batch=config.n_batch,
+            n_ubatch=config.n_ubatch,
+            n_threads=config.n_threads,
+            n_threads_batch=config.n_threads_batch,
+        )
+        self._batch = Batch(config.n_batch)
+        self._slots = [Slot(seq=i) for i in range(config.parallel)]
+        self._waiting: collections.deque[Handle] = collections.deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._prefilling_in_batch: set[Handle] = set()
+        self._stopping = False
+        self._worker = threading.Thread(target=self._run, name="engine", daemon=True)
+        self._worker.start()
+
+    # ---- the caller's side (any thread) ----
+
+    def submit(self, request: GenerationRequest) -> Handle:
+        handle = Handle(request, self._cancel)
+        with self._lock:
+            if self._stopping:
+                raise EngineStopped
+            free = sum(not slot.busy for slot in self._slots)
+            if len(self._waiting) >= free + self.config.max_queue:
+                raise QueueFull
+            self._waiting.append(handle)
+            position = len(self._waiting) - free
+            if position > 0:
+                handle.emit(Queued(position))
+            self._wake.notify()
+        return handle
+
+    @property
+    def queue_depth(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    @property
+    def busy_slots(self) -> int:
+        with self._lock:
+            return sum(slot.busy for slot in self._slots)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop taking work, end every stream with a `server_shutdown` failure, free llama.cpp."""
+        with self._lock:
+            self._stopping = True
+            self.context.request_abort()
+            self._wake.notify()
+        self._worker.join(timeout)
+        if not self._worker.is_alive():
+            self._batch.close()
+            self.context.close()
+
+    def _cancel(self, handle: Handle) -> None:
+        with self._lock:
+            if handle in self._waiting:
+                self._waiting.remove(handle)
+                handle.emit(_cancelled_before_start(handle))
+                self._announce_positions()
+            elif handle in self._prefilling_in_batch:
+                # A long prefill would otherwise run to the end of its chunk (seconds).
+                self.context.request_abort()
+            self._wake.notify()
+
+    # ---- the worker ----
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._stopping:
+                        break
+                    self._admit()
+                    if not any(slot.busy for slot in self._slots):
+                        self._wake.wait(timeout=1.0)
+                        continue
+                self._finish_cancelled()
+                if any(slot.busy for slot in self._slots):
+                    self._step()
+        except Exception:
+            log.exception("engine worker failed")
+            self._fail_everything("the inference engine failed; see the server log", "server_error")
+            raise
+        self._fail_everything("the server is shutting down", "server_shutdown")
+
+    def _fail_everything(self, message: str, code: str) -> None:
+        with self._lock:
+            self._stopping = True
+            waiting, self._waiting = list(self._waiting), collections.deque()
+        for handle in waiting:
+            handle.emit(Failed(message, code))
+        for slot in self._slots:
+            if slot.handle is not None:
+                if slot.stream is not None and (tail := slot.stream.finish()):
+                    slot.handle.emit(Delta(tail))
+                slot.handle.emit(Failed(message, code))
+                slot.release()
+
+    def _admit(self) -> None:
+        """Give waiting requests (FIFO) the free slot whose cache shares most of their prompt."""
+        admitted = False
+        while self._waiting:
+            free = [slot for slot in self._slots if not slot.busy]
+            if not free:
+                break
+            handle = self._waiting.popleft()
+            prompt = handle.request.prompt_tokens
+            slot = max(free, key=lambda s: (common_prefix_length(s.cached, prompt), -s.last_used))
+            # At least the last prompt token is decoded again: its logits give the first token.
+            reused = min(common_prefix_length(slot.cached, prompt), len(prompt) - 1)
+            self.context.forget(slot.seq, reused)
+            sampler = Sampler(self.model, handle.request.sampling)
+            for token in prompt[-PENALTY_HISTORY:]:
+                sampler.accept(token)
+            slot.assign(handle, reused, sampler)
+            handle.emit(Started(cached_tokens=reused))
+            admitted = True
+        if admitted:
+            self._announce_positions()
+
+    def _announce_positions(self) -> None:
+        for position, handle in enumerate(self._waiting, start=1):
+            handle.emit(Queued(position))
+
+    def _finish_cancelled(self) -> None:
+        for slot in self._slots:
+            if slot.handle is not None and slot.handle.cancelled:
+                self._finish(slot, "cancelled")
+
+    def _build_batch(self) -> list[_Entry]:
+        batch = self._batch
+        batch.clear()
+        entries: list[_Entry] = []
+        for slot in self._slots:
+            if slot.busy and slot.next_token is not None:
+                index = batch.add(slot.next_token, len(slot.cached), slot.seq, True)
+                entries.append(_Entry(slot, [slot.next_token], len(slot.cached), index, False))
+        budget = batch.capacity - batch.size
+        prefilling = [slot for slot in self._slots if slot.busy and slot.pending]
+        prefilling.sort(key=lambda s: s.handle.submitted_at if s.handle else 0.0)
+        for slot in prefilling:
+            if budget <= 0:
+                break
+            chunk = slot.pending[:budget]
+            completes = len(chunk) == len(slot.pending)
+            start = len(slot.cached)
+            index = None
+            for offset, token in enumerate(chunk):
+                wants_logits = completes and offset == len(chunk) - 1
+                added = batch.add(token, start + offset, slot.seq, wants_logits)
+                if wants_logits:
+                    index = added
+            entries.append(_Entry(slot, chunk, start, index, True))
+            budget -= len(chunk)
+        return entries
+
+    def _step(self) -> None:
+        entries = self._build_batch()
+        if not entries:
+            return
+        with self._lock:
+            self.context.clear_abort()
+            self._prefilling_in_batch = {
+                e.slot.handle for e in entries if e.is_prefill and e.slot.handle is not None
+            }
+            if self._stopping or any(h.cancelled for h in self._prefilling_in_batch):
+                self.context.request_abort()
+        status = self.context.decode(self._batch)
+        with self._lock:
+            self._prefilling_in_batch = set()
+        if status != DECODE_OK:
+            self._undo(entries, status)
+            return
+        for entry in entries:
+            slot = entry.slot
+            slot.cached.extend(entry.tokens)
+            if entry.is_prefill:
+                del slot.pending[: len(entry.tokens)]
+            if entry.logits_index is not None and slot.sampler is not None:
+                token = slot.sampler.sample(self.context, entry.logits_index)
+                self._on_token(slot, token)
+
+    def _undo(self, entries: list[_Entry], status: int) -> None:
+        """Drop what a failed or aborted decode may have written; retry or fail its requests."""
+        for entry in entries:
+            self.context.forget(entry.slot.seq, entry.start_pos)
+        if status == DECODE_ABORTED:
+            return  # cancelled slots finish next loop, the others decode again
+        log.error("llama_decode returned %d for a batch of %d tokens", status, self._batch.size)
+        for entry in entries:
+            slot = entry.slot
+            if slot.handle is not None:
+                slot.handle.emit(Failed("the model could not process this request", "decode"))
+                slot.cached = slot.cached[: entry.start_pos]
+                slot.release()
+
+    def _on_token(self, slot: Slot, token: int) -> None:
+        if slot.first_token_at is None:
+            slot.first_token_at = time.monotonic()
+        handle, stream = slot.handle, slot.stream
+        assert handle is not None and stream is not None
+        if self.model.is_end_of_generation(token):
+            self._finish(slot, "stop")
+            return
+        slot.completion.append(token)
+        if text := stream.feed(self.model.token_bytes(token)):
+            handle.emit(Delta(text))
+        if stream.stopped:
+            self._finish(slot, "stop")
+        elif (
+            len(slot.completion) >= handle.request.max_tokens
+            or len(slot.cached) + 1 >= self.config.n_ctx_per_seq
+        ):
+            self._finish(slot, "length")
+        else:
+            slot.next_token = token
+
+    def _finish(self, slot: Slot, reason: str) -> None:
+        handle, stream = slot.handle, slot.stream
+        assert handle is not None and stream is not None
+        if reason != "cancelled" and (tail := stream.finish()):
+            handle.emit(Delta(tail))
+        now = time.monotonic()
+        first = slot.first_token_at
+        prompt_tokens = len(handle.request.prompt_tokens)
+        timings = Timings(
+            queued_ms=_ms(slot.started_at - handle.submitted_at),
+            time_to_first_token_ms=_ms(first - handle.submitted_at) if first else 0.0,
+            prompt_tokens_processed=prompt_tokens - slot.reused_tokens - len(slot.pending),
+            prompt_ms=_ms((first or now) - slot.started_at),
+            completion_tokens=len(slot.completion),
+            decode_ms=_ms(now - first) if first else 0.0,
+        )
+        handle.emit(
+            Finished(
+                finish_reason=reason,
+                text=stream.text,
+                prompt_tokens=prompt_tokens,
+                cached_tokens=slot.reused_tokens,
+                completion_tokens=len(slot.completion),
+                timings=timings,
+                completion_token_ids=tuple(slot.completion),
+            )
+        )
+        slot.release()
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 2)
+
+
+def _cancelled_before_start(handle: Handle) -> Finished:
+    waited = _ms(time.monotonic() - handle.submitted_at)
+    return Finished(
+        finish_reason="cancelled",
+        text="",
+        prompt_tokens=len(handle.request.prompt_tokens),
+        cached_tokens=0,
+        completion_tokens=0,
+        timings=Timings(waited, 0.0, 0, 0.0, 0, 0.0),
+    )

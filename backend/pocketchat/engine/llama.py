@@ -1,0 +1,328 @@
+"""llama.cpp through llama-cpp-python's ctypes API: the only module that imports `llama_cpp`.
+
+Model, vocabulary, one shared context with several sequences, batches and sampler chains, as
+thin typed wrappers. Nothing here is thread-safe except tokenization: the engine's worker owns
+the context.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+import llama_cpp.llama_cpp as llama
+
+LLAMA_CPP_PYTHON_VERSION: str = llama_cpp.__version__
+
+_backend_lock = threading.Lock()
+_backend_ready = False
+
+
+def _init_backend() -> None:
+    global _backend_ready
+    with _backend_lock:
+        if not _backend_ready:
+            llama.llama_backend_init()
+            _backend_ready = True
+
+
+class LlamaError(RuntimeError):
+    """llama.cpp refused an operation (a file it cannot load, a context it cannot create)."""
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    temperature: float
+    top_p: float
+    top_k: int
+    min_p: float
+    repeat_penalty: float
+    repeat_last_n: int
+    frequency_penalty: float
+    presence_penalty: float
+    seed: int | None
+
+
+class Model:
+    """A loaded GGUF file and its vocabulary."""
+
+    def __init__(self, path: Path, *, use_mmap: bool, use_mlock: bool) -> None:
+        _init_backend()
+        self.path = path
+        params = llama.llama_model_default_params()
+        params.n_gpu_layers = 0
+        if use_mmap and use_mlock:
+            params.load_mode = llama.LLAMA_LOAD_MODE_MMAP_MLOCK
+        elif use_mlock:
+            params.load_mode = llama.LLAMA_LOAD_MODE_MLOCK
+        elif use_mmap:
+            params.load_mode = llama.LLAMA_LOAD_MODE_MMAP
+        else:
+            params.load_mode = llama.LLAMA_LOAD_MODE_NONE
+        self._ptr = llama.llama_model_load_from_file(str(path).encode(), params)
+        if not self._ptr:
+            raise LlamaError(f"llama.cpp could not load {path} (not a GGUF model it supports)")
+        self._vocab = llama.llama_model_get_vocab(self._ptr)
+        self.n_vocab: int = llama.llama_vocab_n_tokens(self._vocab)
+        self.n_ctx_train: int = llama.llama_model_n_ctx_train(self._ptr)
+        self.add_bos: bool = bool(llama.llama_vocab_get_add_bos(self._vocab))
+        self.bos_token: int = llama.llama_vocab_bos(self._vocab)
+        self.eos_token: int = llama.llama_vocab_eos(self._vocab)
+
+    def close(self) -> None:
+        if self._ptr:
+            llama.llama_model_free(self._ptr)
+            self._ptr = None
+
+    @property
+    def ptr(self) -> llama.llama_model_p:
+        return self._ptr
+
+    def meta(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(256)
+        needed = llama.llama_model_meta_val_str(self._ptr, key.encode(), buf, len(buf))
+        if needed < 0:
+            return None
+        if needed >= len(buf):
+            buf = ctypes.create_string_buffer(needed + 1)
+            llama.llama_model_meta_val_str(self._ptr, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace")
+
+    def chat_template(self) -> str | None:
+        raw = llama.llama_model_chat_template(self._ptr, None)
+        return raw.decode("utf-8", errors="replace") if raw else None
+
+    def description(self) -> str:
+        buf = ctypes.create_string_buffer(256)
+        llama.llama_model_desc(self._ptr, buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace")
+
+    def size_bytes(self) -> int:
+        return int(llama.llama_model_size(self._ptr))
+
+    def n_params(self) -> int:
+        return int(llama.llama_model_n_params(self._ptr))
+
+    def kv_bytes_per_token(self) -> int:
+        """f16 K and V for every layer: what one more token of context costs in memory."""
+        n_layer = llama.llama_model_n_layer(self._ptr)
+        n_head = llama.llama_model_n_head(self._ptr)
+        n_head_kv = llama.llama_model_n_head_kv(self._ptr)
+        head_dim = llama.llama_model_n_embd(self._ptr) // max(1, n_head)
+        return int(n_layer * 2 * n_head_kv * head_dim * 2)
+
+    def token_text(self, token: int) -> str:
+        raw = llama.llama_vocab_get_text(self._vocab, token)
+        return raw.decode("utf-8", errors="replace") if raw else ""
+
+    def tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
+        """Text to tokens. With `special=False` control-token text stays plain text.
+
+        Thread-safe: the vocabulary is read-only once loaded.
+        """
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        tokens = (llama.llama_token * capacity)()
+        count = llama.llama_tokenize(
+            self._vocab, data, len(data), tokens, capacity, add_bos, special
+        )
+        if count < 0:
+            capacity = -count
+            tokens = (llama.llama_token * capacity)()
+            count = llama.llama_tokenize(
+                self._vocab, data, len(data), tokens, capacity, add_bos, special
+            )
+        return list(tokens[:count])
+
+    def token_bytes(self, token: int) -> bytes:
+        """The bytes a token stands for; control tokens render as nothing."""
+        buf = ctypes.create_string_buffer(64)
+        length = llama.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        if length < 0:
+            buf = ctypes.create_string_buffer(-length)
+            length = llama.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        return buf.raw[:length]
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return bool(llama.llama_vocab_is_eog(self._vocab, token))
+
+    def is_control(self, token: int) -> bool:
+        return bool(llama.llama_vocab_is_control(self._vocab, token))
+
+
+def _abort_flag_callback() -> tuple[object, ctypes.Array[ctypes.c_char]]:
+    """An abort callback that reads a flag without Python.
+
+    ggml calls the callback before every graph node (~700 per decode step for a 24-layer
+    model). A Python callback would take the GIL each time and stall the matmul threads
+    behind the HTTP threads; libc's `strlen` over a two-byte buffer returns 1 (abort) or 0
+    (go on) in pure C. Falls back to a Python callback where libc cannot be found.
+    """
+    flag = ctypes.create_string_buffer(2)
+    libc_name = "msvcrt" if sys.platform == "win32" else ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(libc_name)
+        address = ctypes.cast(libc.strlen, ctypes.c_void_p).value
+        callback: object = llama.ggml_abort_callback(address)
+    except (OSError, AttributeError, TypeError):
+
+        def python_flag(_data: ctypes.c_void_p) -> bool:
+            return flag.raw[0] != 0
+
+        callback = llama.ggml_abort_callback(python_flag)
+    return callback, flag
+
+
+class Context:
+    """One llama context whose KV cache holds up to `n_seq` sequences of `n_ctx_per_seq` tokens."""
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        n_ctx_per_seq: int,
+        n_seq: int,
+        n_batch: int,
+        n_ubatch: int,
+        n_threads: int,
+        n_threads_batch: int,
+    ) -> None:
+        self.model = model
+        self._abort_callback, self._abort_flag = _abort_flag_callback()
+        params = llama.llama_context_default_params()
+        params.n_ctx = n_ctx_per_seq * n_seq
+        params.n_batch = n_batch
+        params.n_ubatch = n_ubatch
+        params.n_seq_max = n_seq
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads_batch
+        # A KV stream per sequence rather than one unified pool. Measured with SmolLM2 and
+        # greedy sampling: in a unified pool the cells of concurrent conversations interleave,
+        # attention sums in another order, and 4 concurrent replies left their solo answers
+        # within 1-18 tokens; with a stream each they matched. Same memory: a conversation
+        # never holds more than n_ctx_per_seq tokens anyway.
+        params.kv_unified = False
+        params.no_perf = True
+        params.abort_callback = self._abort_callback
+        params.abort_callback_data = ctypes.cast(self._abort_flag, ctypes.c_void_p)
+        self._ptr = llama.llama_init_from_model(model.ptr, params)
+        if not self._ptr:
+            raise LlamaError(
+                f"llama.cpp could not create a context of {params.n_ctx} tokens "
+                "(not enough memory? lower N_CTX or PARALLEL)"
+            )
+        self._memory = llama.llama_get_memory(self._ptr)
+        self.n_ctx_total = llama.llama_n_ctx(self._ptr)
+        self.n_batch = n_batch
+        self.n_seq = n_seq
+
+    def close(self) -> None:
+        if self._ptr:
+            llama.llama_free(self._ptr)
+            self._ptr = None
+
+    @property
+    def ptr(self) -> llama.llama_context_p:
+        return self._ptr
+
+    def request_abort(self) -> None:
+        """Stop the decode in progress (called from any thread); it returns ABORTED."""
+        ctypes.memset(self._abort_flag, 1, 1)
+
+    def decode(self, batch: Batch) -> int:
+        """0 on success, 1 when no KV room, 2 when aborted, negative on error.
+
+        The abort flag is not reset here: a stop asked for between `clear_abort` and this
+        call must still abort.
+        """
+        return int(llama.llama_decode(self._ptr, batch.raw))
+
+    def clear_abort(self) -> None:
+        ctypes.memset(self._abort_flag, 0, 1)
+
+    def forget(self, seq: int, from_pos: int = 0) -> None:
+        """Drop a sequence's cached tokens from position `from_pos` on."""
+        llama.llama_memory_seq_rm(self._memory, seq, from_pos, -1)
+
+    def system_info(self) -> str:
+        return llama.llama_print_system_info().decode("utf-8", errors="replace").strip()
+
+
+class Batch:
+    """A reusable llama_batch of up to `capacity` tokens, each in one sequence."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.raw = llama.llama_batch_init(capacity, 0, 1)
+        self.size = 0
+
+    def close(self) -> None:
+        if self.capacity:
+            llama.llama_batch_free(self.raw)
+            self.capacity = 0
+
+    def clear(self) -> None:
+        self.size = 0
+        self.raw.n_tokens = 0
+
+    def add(self, token: int, pos: int, seq: int, want_logits: bool) -> int:
+        """Append one token; returns its index, used to sample from its logits."""
+        index = self.size
+        self.raw.token[index] = token
+        self.raw.pos[index] = pos
+        self.raw.n_seq_id[index] = 1
+        self.raw.seq_id[index][0] = seq
+        self.raw.logits[index] = want_logits
+        self.size += 1
+        self.raw.n_tokens = self.size
+        return index
+
+
+class Sampler:
+    """A llama.cpp sampler chain for one sequence: penalties, top-k, top-p, min-p, temperature."""
+
+    def __init__(self, model: Model, config: SamplerConfig) -> None:
+        self._ptr = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
+        add = self._add
+        if config.repeat_penalty != 1.0 or config.frequency_penalty or config.presence_penalty:
+            add(
+                llama.llama_sampler_init_penalties(
+                    model.n_vocab,
+                    config.repeat_last_n,
+                    config.repeat_penalty,
+                    config.frequency_penalty,
+                    config.presence_penalty,
+                )
+            )
+        if config.temperature <= 0:
+            add(llama.llama_sampler_init_greedy())
+            return
+        if config.top_k > 0:
+            add(llama.llama_sampler_init_top_k(config.top_k))
+        if config.top_p < 1.0:
+            add(llama.llama_sampler_init_top_p(config.top_p, 1))
+        if config.min_p > 0:
+            add(llama.llama_sampler_init_min_p(config.min_p, 1))
+        add(llama.llama_sampler_init_temp(config.temperature))
+        seed = llama.LLAMA_DEFAULT_SEED if config.seed is None else config.seed & 0xFFFFFFFF
+        add(llama.llama_sampler_init_dist(seed))
+
+    def _add(self, sampler: llama.llama_sampler_p) -> None:
+        llama.llama_sampler_chain_add(self._ptr, sampler)
+
+    def accept(self, token: int) -> None:
+        """Feed a prompt token to the penalties' history without sampling."""
+        llama.llama_sampler_accept(self._ptr, token)
+
+    def sample(self, context: Context, batch_index: int) -> int:
+        return int(llama.llama_sampler_sample(self._ptr, context.ptr, batch_index))
+
+    def close(self) -> None:
+        if self._ptr:
+            llama.llama_sampler_free(self._ptr)
+            self._ptr = None
