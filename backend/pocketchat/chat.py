@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -162,7 +162,7 @@ class ChatRun:
         finally:
             self.service.forget(self)
 
-    def _write_summaries(self, poll_seconds: float) -> Iterator[RunEvent | None]:
+    def _write_summaries(self, poll_seconds: float) -> Generator[RunEvent | None, None, bool]:
         jobs = self.plan.jobs
         previous = self.plan.base_summary
         for index, job in enumerate(jobs):
@@ -180,7 +180,7 @@ class ChatRun:
 
     def _follow(
         self, handle: Handle | None, poll_seconds: float, *, forward: bool
-    ) -> Iterator[RunEvent | None]:
+    ) -> Generator[RunEvent | None, None, Finished | None]:
         """Relay one engine request's events; returns its Finished (None if it did not finish)."""
         assert handle is not None
         while True:
@@ -211,11 +211,21 @@ class ChatRun:
     def _submit_reply(self, tokens: list[int]) -> Handle:
         self.prompt_tokens = len(tokens)
         request = self.request
-        sampling = {
-            key: getattr(request, key) if getattr(request, key) is not None else default
-            for key, default in DEFAULT_SAMPLING.items()
-        }
-        config = SamplerConfig(repeat_last_n=64, seed=request.seed, **sampling)
+
+        def pick(value: float | int | None, name: str) -> float:
+            return float(DEFAULT_SAMPLING[name] if value is None else value)
+
+        config = SamplerConfig(
+            temperature=pick(request.temperature, "temperature"),
+            top_p=pick(request.top_p, "top_p"),
+            top_k=int(pick(request.top_k, "top_k")),
+            min_p=pick(request.min_p, "min_p"),
+            repeat_penalty=pick(request.repeat_penalty, "repeat_penalty"),
+            repeat_last_n=64,
+            frequency_penalty=pick(request.frequency_penalty, "frequency_penalty"),
+            presence_penalty=pick(request.presence_penalty, "presence_penalty"),
+            seed=request.seed,
+        )
         max_tokens = min(self.reply_budget, self.service.context.n_ctx - len(tokens))
         return self.service.submit(
             GenerationRequest(self.id, tuple(tokens), max(1, max_tokens), config,

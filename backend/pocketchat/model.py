@@ -46,7 +46,7 @@ class ModelChoice:
 
 
 def choose_model(settings: Settings) -> ModelChoice:
-    """MODEL_PATH, else the MODEL preset's file, else the offline fallback the downloader recorded."""
+    """MODEL_PATH, else the MODEL preset's file, else the downloader's recorded fallback."""
     if settings.model_path is not None:
         path = settings.model_path.expanduser()
         if not path.is_file():

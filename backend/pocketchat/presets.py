@@ -1,4 +1,4 @@
-"""The registry of known models: where each preset comes from and the figures that prove a file is it.
+"""The registry of known models: where each comes from and the figures that prove a file is it.
 
 Shared by `scripts/download_model.py` (which fetches and verifies) and the server (which
 resolves MODEL=<preset> to a file). Pure data: importing it needs nothing but the standard library.

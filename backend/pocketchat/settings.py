@@ -41,7 +41,7 @@ class Settings(BaseSettings):
 
     model: str = Field(
         DEFAULT_PRESET,
-        description=f"Model preset to serve ({', '.join(PRESETS)}); ignored when MODEL_PATH is set.",
+        description=f"Model preset to serve ({', '.join(PRESETS)}); MODEL_PATH overrides it.",
     )
     model_path: Path | None = Field(None, description="Serve this GGUF file instead of a preset.")
     models_dir: Path = Field(REPO_ROOT / "models", description="Where presets are stored.")

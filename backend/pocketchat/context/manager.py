@@ -119,10 +119,13 @@ class ContextManager:
     def _schedule_summaries(self, plan: Plan, client: ClientSummary | None) -> None:
         history = plan.history
         known: dict[int, str] = {}
-        if client and 0 < client.covers <= plan.cut:
-            if covered_hash(history, client.covers) == client.hash:
-                known[client.covers] = client.text
-                self.cache.put(client.hash, client.text)
+        if (
+            client
+            and 0 < client.covers <= plan.cut
+            and covered_hash(history, client.covers) == client.hash
+        ):
+            known[client.covers] = client.text
+            self.cache.put(client.hash, client.text)
         turns = group_turns(history, self.count)
         stops = [c for c in cut_points(turns, max(32, plan.prompt_budget // 2)) if c < plan.cut]
         for covers in [*stops, plan.cut]:

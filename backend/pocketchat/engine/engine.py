@@ -216,13 +216,13 @@ class Engine:
             chunk = slot.pending[:budget]
             completes = len(chunk) == len(slot.pending)
             start = len(slot.cached)
-            index = None
+            last_index: int | None = None
             for offset, token in enumerate(chunk):
                 wants_logits = completes and offset == len(chunk) - 1
                 added = batch.add(token, start + offset, slot.seq, wants_logits)
                 if wants_logits:
-                    index = added
-            entries.append(_Entry(slot, chunk, start, index, True))
+                    last_index = added
+            entries.append(_Entry(slot, chunk, start, last_index, True))
             budget -= len(chunk)
         return entries
 

@@ -168,6 +168,8 @@ def _abort_flag_callback() -> tuple[object, ctypes.Array[ctypes.c_char]]:
     try:
         libc = ctypes.CDLL(libc_name)
         address = ctypes.cast(libc.strlen, ctypes.c_void_p).value
+        if address is None:
+            raise OSError("strlen has no address")
         callback: object = llama.ggml_abort_callback(address)
     except (OSError, AttributeError, TypeError):
 
