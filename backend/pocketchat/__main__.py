@@ -12,10 +12,12 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from types import FrameType
 
+from flask import Flask
 from pydantic import ValidationError
-from waitress.server import create_server
+from waitress.server import BaseWSGIServer, create_server
 
 from pocketchat import __version__
 from pocketchat.app import create_app
@@ -45,6 +47,32 @@ def load_settings() -> Settings:
         sys.exit(f"pocketchat: invalid configuration: {problems}")
 
 
+def make_server(app: Flask, settings: Settings, port: int | None = None) -> BaseWSGIServer:
+    """Waitress, configured to stream: also used by the tests' live server."""
+    # A thread per stream: every slot and every queued request holds one while it waits.
+    threads = settings.parallel + settings.max_queue + 4
+    with warnings.catch_warnings():
+        # send_bytes is deprecated but still the only way to make waitress flush each frame.
+        warnings.filterwarnings("ignore", "send_bytes", DeprecationWarning)
+        server = create_server(
+            app,
+            host=settings.host,
+            port=settings.port if port is None else port,
+            threads=threads,
+            ident="pocketchat",
+            # Flush every write: the default waits for 18,000 bytes, which lumps SSE frames.
+            send_bytes=1,
+            # Read ahead so that a closed connection is noticed while its request still runs.
+            channel_request_lookahead=5,
+            # Flask answers an over-large body with JSON (MAX_CONTENT_LENGTH); waitress's own
+            # plain-text 413 is only the backstop for absurd sizes.
+            max_request_body_size=max(16 * settings.max_body_bytes, 16 * 2**20),
+            clear_untrusted_proxy_headers=True,
+        )
+    assert isinstance(server, BaseWSGIServer)
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m pocketchat",
@@ -61,21 +89,7 @@ def main() -> None:
     )
     app = create_app(settings)
     model: ChatModel = app.extensions[EXTENSION_KEY]
-    # A thread per stream: every slot and every queued request holds one while it waits.
-    threads = settings.parallel + settings.max_queue + 4
-    server = create_server(
-        app,
-        host=settings.host,
-        port=settings.port,
-        threads=threads,
-        ident="pocketchat",
-        # Flush every write: the default waits for 18,000 bytes, which lumps SSE frames.
-        send_bytes=1,
-        # Read ahead so that a closed connection is noticed while its request still runs.
-        channel_request_lookahead=5,
-        max_request_body_size=settings.max_body_bytes + 1,
-        clear_untrusted_proxy_headers=True,
-    )
+    server = make_server(app, settings)
     stopping = threading.Event()
 
     def graceful_stop(signum: int, _frame: FrameType | None) -> None:
@@ -101,7 +115,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, graceful_stop)
     signal.signal(signal.SIGINT, graceful_stop)
-    log.info("serving on http://%s:%d (%d threads)", settings.host, settings.port, threads)
+    log.info("serving on http://%s:%d", settings.host, settings.port)
     try:
         server.run()
     except (OSError, ValueError):

@@ -97,6 +97,17 @@ DEFAULT_SAMPLING = {
 }
 
 
+_UNION_TAGS = {"str", "int", "float", "bool", "none"}
+
+
+def _is_field(part: object) -> bool:
+    """Pydantic puts the union member tried (`str`, `list[TextPart]`) into an error's path."""
+    if isinstance(part, int):
+        return True
+    name = str(part)
+    return name.isidentifier() and name not in _UNION_TAGS
+
+
 def parse_chat_request(payload: object) -> ChatCompletionRequest:
     """Validate a decoded JSON body; the first problem becomes a 400 that names the field."""
     if not isinstance(payload, dict):
@@ -105,7 +116,7 @@ def parse_chat_request(payload: object) -> ChatCompletionRequest:
         return ChatCompletionRequest.model_validate(payload)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
+        param = ".".join(str(part) for part in first["loc"] if _is_field(part)) or None
         raise APIError(
             400, f"{param}: {first['msg']}" if param else first["msg"], param=param
         ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, send_from_directory
+from werkzeug.exceptions import HTTPException
 
 from pocketchat.api.errors import APIError
 
@@ -37,6 +38,13 @@ def asset(filename: str) -> Response:
         # Vite names assets by content hash: they can be cached for good.
         immutable = filename.startswith("assets/")
         return send_from_directory(directory, filename, max_age=31536000 if immutable else 0)
-    if filename.startswith(("v1/", "api/")) or "." in filename.rsplit("/", 1)[-1]:
-        raise APIError(404, "no such endpoint or file", code="not_found")
+    if filename.startswith(("v1/", "api/")):
+        adapter = current_app.url_map.bind("")
+        try:
+            adapter.match(f"/{filename}", method="POST")
+        except HTTPException:
+            raise APIError(404, "no such endpoint", code="not_found") from None
+        raise APIError(405, "method not allowed on this endpoint")
+    if "." in filename.rsplit("/", 1)[-1]:
+        raise APIError(404, "no such file", code="not_found")
     return index()

@@ -82,6 +82,7 @@ class Engine:
         self._wake = threading.Condition(self._lock)
         self._prefilling_in_batch: set[Handle] = set()
         self._stopping = False
+        self.aborted_decodes = 0
         self._worker = threading.Thread(target=self._run, name="engine", daemon=True)
         self._worker.start()
 
@@ -257,6 +258,7 @@ class Engine:
         for entry in entries:
             self.context.forget(entry.slot.seq, entry.start_pos)
         if status == DECODE_ABORTED:
+            self.aborted_decodes += 1
             return  # cancelled slots finish next loop, the others decode again
         log.error("llama_decode returned %d for a batch of %d tokens", status, self._batch.size)
         for entry in entries:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import sys
 import threading
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ def _init_backend() -> None:
     global _backend_ready
     with _backend_lock:
         if not _backend_ready:
+            # llama.cpp logs every tensor and graph at INFO; keep its errors only, unless our
+            # own logging asks for debug detail.
+            verbose = logging.getLogger("pocketchat").isEnabledFor(logging.DEBUG)
+            logging.getLogger("llama-cpp-python").setLevel(
+                logging.DEBUG if verbose else logging.ERROR
+            )
             llama.llama_backend_init()
             _backend_ready = True
 

@@ -1,0 +1,233 @@
+"""scripts/bench.py: its pure parts (statistics, targets, report, chart, bandwidth bound) and one
+real quick run against the tiny model. The speeds themselves are never asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pocketchat.settings import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+
+from bench import prefill_cases
+from bench_bandwidth import decode_ceiling_tps, measure
+from bench_chart import render_chart
+from bench_http import StreamResult
+from bench_product import aggregate
+from bench_report import (
+    Target,
+    cell,
+    kv_bytes_per_token,
+    render_markdown,
+    summarize,
+    targets,
+)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([3.0, 1.0, 2.0], {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}),
+        ([4.0, 1.0, 2.0, 3.0], {"median": 2.5, "min": 1.0, "max": 4.0, "n": 4}),
+        ([None, 5.0], {"median": 5.0, "min": 5.0, "max": 5.0, "n": 1}),
+        ([], None),
+        ([None], None),
+    ],
+)
+def test_summarize_reports_median_and_spread_of_what_was_measured(values, expected):
+    assert summarize(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "passed", "margin"),
+    [
+        (Target("ratio", 0.98, 0.97, at_least=True), True, 0.01),
+        (Target("ratio", 0.90, 0.97, at_least=True), False, -0.07),
+        (Target("latency", 80.0, 100.0, at_least=False, unit=" ms"), True, 20.0),
+        (Target("latency", 120.0, 100.0, at_least=False, unit=" ms"), False, -20.0),
+        (Target("latency", None, 100.0, at_least=False), False, None),
+    ],
+)
+def test_target_verdict_and_margin(target, passed, margin):
+    assert (target.passed, target.margin) == (passed, pytest.approx(margin) if margin else None)
+
+
+@pytest.mark.parametrize(
+    ("target", "start"),
+    [
+        (
+            Target("latency", 120.0, 100.0, at_least=False, unit=" ms"),
+            "MISS  latency: 120 ms <= 100 ms (missed by 20.0 ms, -20%)",
+        ),
+        (Target("ratio", 0.98, 0.97, at_least=True), "PASS  ratio: 0.98 >= 0.97 (margin 0.01"),
+        (Target("latency", None, 100.0, at_least=False), "N/A   latency: not measured"),
+    ],
+)
+def test_target_line_says_pass_or_miss_and_by_how_much(target, start):
+    assert target.line().startswith(start)
+
+
+def test_kv_bytes_per_token_of_qwen25_05b():
+    # 24 layers, 2 KV heads of 64: 12 KiB per token in f16, 48 MiB for a 4096-token slot.
+    assert kv_bytes_per_token(n_layer=24, n_head_kv=2, head_dim=64) == 12288
+
+
+def test_decode_ceiling_is_bandwidth_over_bytes_per_token():
+    assert decode_ceiling_tps(20e9, 400e6) == pytest.approx(50.0)
+
+
+def test_bandwidth_measures_copy_and_triad_per_thread_count():
+    results = measure(8 << 20, threads=2, reps=1)
+    assert set(results) == {"copy_1t", "copy_2t", "triad_1t", "triad_2t"}
+    assert all(value > 0 for value in results.values())
+
+
+@pytest.mark.parametrize(
+    ("stats", "text"),
+    [
+        ({"median": 64.0, "min": 60.0, "max": 66.5, "n": 3}, "64.0 (60.0–66.5)"),
+        ({"median": 25.0, "min": 25.0, "max": 25.0, "n": 3}, "25.0"),
+        ({"median": 0.512, "min": 0.5, "max": 0.6, "n": 1}, "0.512"),
+        (None, "—"),
+    ],
+)
+def test_cell_shows_median_and_range(stats, text):
+    assert cell(stats) == text
+
+
+def _stats(value: float, spread: float = 0.0) -> dict[str, float]:
+    return {"median": value, "min": value - spread, "max": value + spread, "n": 3}
+
+
+def synthetic_summary() -> dict[str, Any]:
+    return {
+        "model_mb": 395.0,
+        "bandwidth_gbs": 20.0,
+        "ceiling_tps": 50.6,
+        "parallel": 8,
+        "kv_bytes_per_token": 12288,
+        "prefill_tokens": 512,
+        "cold_prompt_tokens": 60,
+        "followup_past_tokens": 80,
+        "followup_new_tokens": 20,
+        "raw_load_s": _stats(0.3),
+        "raw_prefill_tps": _stats(150.0, 5),
+        "raw_cold_prefill_ms": _stats(400.0),
+        "raw_followup_prefill_ms": _stats(150.0),
+        "raw_decode_tps": _stats(25.0, 1),
+        "decode_tps": _stats(24.5, 0.5),
+        "cold_ttft_ms": _stats(420.0),
+        "followup_ttft_ms": _stats(200.0),
+        "aggregate_tps": {
+            "1": _stats(25.0),
+            "2": _stats(40.0),
+            "4": _stats(60.0),
+            "8": _stats(75.0),
+        },
+        "raw_batched_tps": {
+            "1": _stats(25.0),
+            "2": _stats(41.0),
+            "4": _stats(64.0),
+            "8": _stats(79.0),
+        },
+        "min_stream_tps": {"1": _stats(25.0), "8": _stats(9.0)},
+        "rss_p1_mb": _stats(600.0),
+        "rss_p8_mb": _stats(950.0),
+        "startup_s": _stats(2.0),
+        "disconnect_ms": _stats(150.0),
+    }
+
+
+def test_targets_pass_and_miss_from_the_medians():
+    missed = [t.name for t in targets(synthetic_summary(), n_ctx=4096) if not t.passed]
+    assert missed == [
+        "follow-up TTFT vs raw prefill of the new tokens + 30 ms",  # 200 > 150 + 30
+        "disconnect to next request's generation",  # 150 > 100
+    ]
+
+
+def test_extra_slots_are_compared_with_their_kv_cache():
+    slots = next(t for t in targets(synthetic_summary(), n_ctx=4096) if "extra slots" in t.name)
+    # 950 - 600 = 350 MB against 7 * 4096 * 12288 bytes = 352.3 MB.
+    assert (slots.value, slots.limit, slots.passed) == (350.0, 7 * 4096 * 12288 / 1e6, True)
+
+
+def test_markdown_table_has_raw_product_and_ratio_columns():
+    result = {
+        "meta": {
+            "machine": "test CPU",
+            "model": "m.gguf",
+            "settings": "N_THREADS=2",
+            "timestamp": "2026-01-01T00:00:00",
+            "reps": 3,
+        },
+        "summary": synthetic_summary(),
+        "targets": [t.as_dict() for t in targets(synthetic_summary(), n_ctx=4096)],
+    }
+    markdown = render_markdown(result)
+    assert "| aggregate decode, 4 streams, tokens/s | 64.0 | 60.0 | 0.938 |" in markdown
+
+
+def test_chart_is_a_png(tmp_path: Path):
+    path = tmp_path / "chart.png"
+    render_chart(synthetic_summary(), path, "test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_prefill_cases_follow_the_products_token_counts():
+    def reply(prompt: int, completion: int) -> dict[str, Any]:
+        return {"usage": {"prompt_tokens": prompt, "completion_tokens": completion}}
+
+    one_slot = {"cold": [reply(60, 16)] * 3, "followup": [reply(96, 16)] * 3}
+    # The cold reply's last token was sampled but never decoded: 60 + 16 - 1 are cached.
+    assert prefill_cases(one_slot, 512) == {
+        "prefill": [0, 512],
+        "cold": [0, 60],
+        "followup": [75, 21],
+    }
+
+
+def test_aggregate_counts_tokens_after_each_first_over_the_shared_window():
+    def stream(first: float, last: float, tokens: int) -> StreamResult:
+        return StreamResult(
+            sent_at=0.0,
+            first_delta_at=first,
+            last_delta_at=last,
+            usage={"completion_tokens": tokens},
+        )
+
+    result = aggregate([stream(1.0, 3.0, 41), stream(1.0, 5.0, 41)])
+    assert (result["aggregate_tps"], result["min_stream_tps"]) == (20.0, 10.0)
+
+
+def test_quick_run_against_the_tiny_model_writes_every_output(tiny_model: Path, tmp_path: Path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / "bench.py"),
+            "--quick",
+            "--model",
+            str(tiny_model),
+            "--out-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    latest = json.loads((tmp_path / "latest.json").read_text())
+    verdicts = [line for line in done.stdout.splitlines() if line.startswith(("PASS", "MISS"))]
+    assert {
+        "targets": len(latest["targets"]),
+        "verdicts": len(verdicts),
+        "png": (tmp_path / "latest.png").read_bytes()[:4],
+        "table": "| measurement | raw llama.cpp | pocketchat |"
+        in (tmp_path / "latest.md").read_text(),
+    } == {"targets": 10, "verdicts": 8, "png": b"\x89PNG", "table": True}

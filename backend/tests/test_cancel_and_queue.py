@@ -1,0 +1,138 @@
+"""Stopping frees the worker at once; a full queue is a 429; nobody cuts off someone else."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import LiveServer, chat_body, content_of, final_usage, sse_events, stream_chat
+from pocketchat.engine.llama import SamplerConfig
+from pocketchat.engine.prompt import Message
+from pocketchat.engine.types import Finished, GenerationRequest, Started
+
+GREEDY = SamplerConfig(0.0, 1.0, 0, 0.0, 1.0, 64, 0.0, 0.0, None)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def one_slot(live_server: Callable[..., LiveServer], tiny_model: Path) -> LiveServer:
+    return live_server(tiny_model, parallel=1, max_queue=1, n_ctx=16384)
+
+
+def test_disconnect_cancels_and_frees_the_worker(one_slot: LiveServer) -> None:
+    long_reply = chat_body(max_tokens=15000)
+    with requests.post(
+        f"{one_slot.url}/v1/chat/completions", json={**long_reply, "stream": True},
+        stream=True, timeout=30,
+    ) as response:  # fmt: skip
+        for frame in sse_events(response):
+            if (
+                isinstance(frame, dict)
+                and frame["choices"]
+                and frame["choices"][0]["delta"].get("content")
+            ):
+                break
+    wait_for(lambda: one_slot.metric('pocketchat_requests_total{outcome="cancelled"}') == 1)
+    # The only slot is free again: the next request gets it and completes.
+    frames = stream_chat(one_slot.url, chat_body(max_tokens=8))
+    assert final_usage(frames)["usage"]["completion_tokens"] == 8
+
+
+def test_full_queue_is_429_with_retry_after_and_queued_sees_position(one_slot: LiveServer) -> None:
+    url = f"{one_slot.url}/v1/chat/completions"
+    running = requests.post(url, json={**chat_body(max_tokens=15000), "stream": True},
+                            stream=True, timeout=60)  # fmt: skip
+    # Keep the frame iterator referenced: collecting it would close the connection (a cancel).
+    running_frames = sse_events(running)
+    next(running_frames)
+    wait_for(lambda: one_slot.model.engine is not None and one_slot.model.engine.busy_slots == 1)
+    queued = requests.post(url, json={**chat_body(max_tokens=4), "stream": True},
+                           stream=True, timeout=60)  # fmt: skip
+    queued_frames = sse_events(queued)
+    statuses = [next(queued_frames), next(queued_frames)]
+    assert statuses[1]["status"] == {"state": "queued", "queue_position": 1}
+    rejected = requests.post(url, json=chat_body(), timeout=10)
+    assert rejected.status_code == 429
+    assert int(rejected.headers["Retry-After"]) > 0
+    assert rejected.json()["error"]["code"] == "queue_full"
+    running_frames.close()
+    running.close()
+    rest = list(queued_frames)
+    queued.close()
+    assert rest[-1] == "[DONE]"
+    assert final_usage(rest)["usage"]["completion_tokens"] == 4
+
+
+def test_a_new_request_never_cuts_off_a_running_stream(
+    live_server: Callable[..., LiveServer], tiny_model: Path
+) -> None:
+    server = live_server(tiny_model, parallel=2)
+    results: dict[str, int] = {}
+
+    def run(name: str, tokens: int) -> None:
+        results[name] = final_usage(stream_chat(server.url, chat_body(name, max_tokens=tokens)))[
+            "usage"
+        ]["completion_tokens"]
+
+    first = threading.Thread(target=run, args=("first", 400))
+    first.start()
+    for index in range(4):
+        run(f"other {index}", 10)
+    first.join()
+    assert results["first"] == 400
+
+
+def test_cancel_endpoint_stops_a_running_completion(one_slot: LiveServer) -> None:
+    with requests.post(
+        f"{one_slot.url}/v1/chat/completions",
+        json={**chat_body(max_tokens=15000), "stream": True}, stream=True, timeout=60,
+    ) as response:  # fmt: skip
+        frames = sse_events(response)
+        run_id = next(frames)["id"]
+        while not content_of([next(frames)]):
+            pass
+        cancel = requests.post(f"{one_slot.url}/v1/chat/completions/{run_id}/cancel", timeout=10)
+        assert cancel.json()["cancelled"] is True
+        rest = list(frames)
+    assert rest[-1] == "[DONE]"
+    assert final_usage(rest)["usage"]["completion_tokens"] < 15000
+
+
+def test_cancel_of_unknown_id_is_404(server: LiveServer) -> None:
+    response = requests.post(f"{server.url}/v1/chat/completions/chatcmpl-nope/cancel", timeout=10)
+    assert response.status_code == 404
+
+
+def test_cancel_during_prefill_aborts_the_decode(
+    live_server: Callable[..., LiveServer], smollm2_model: Path
+) -> None:
+    server = live_server(smollm2_model, parallel=1, n_ctx=8192, n_batch=8192, n_ubatch=512)
+    model = server.model
+    assert model.prompt is not None and model.engine is not None
+    long_prompt = model.prompt.tokens([Message("user", "lorem ipsum dolor sit amet " * 1100)])
+    handle = model.engine.submit(GenerationRequest("prefill", tuple(long_prompt), 8, GREEDY))
+    while not isinstance(handle.next_event(10), Started):
+        pass
+    time.sleep(0.3)  # well inside a prefill of ~6,000 tokens (seconds on these CPUs)
+    handle.cancel()
+    finished = handle.next_event(30)
+    assert isinstance(finished, Finished)
+    assert (finished.finish_reason, finished.completion_tokens) == ("cancelled", 0)
+    assert model.engine.aborted_decodes >= 1
+    # And the worker is free at once for the next request.
+    quick = model.engine.submit(GenerationRequest("next", tuple(long_prompt[:50]), 2, GREEDY))
+    event = quick.next_event(30)
+    while not isinstance(event, Finished):
+        event = quick.next_event(30)
+    assert event.finish_reason == "length"
