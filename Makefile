@@ -42,7 +42,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMPS)/llama: scripts/install_llama.py | $(PY)
+$(STAMPS)/llama: scripts/install_llama.py pyproject.toml | $(PY)
 	$(PY) scripts/install_llama.py
 	@mkdir -p $(STAMPS) && touch $@
 

@@ -16,7 +16,7 @@ from typing import Any
 from pocketchat.api.errors import APIError
 from pocketchat.api.schemas import DEFAULT_SAMPLING, ChatCompletionRequest
 from pocketchat.context.manager import ClientSummary, ContextManager, ContextTooLong, Plan
-from pocketchat.engine.engine import Engine, EngineStopped, QueueFull
+from pocketchat.engine.engine import Engine, EngineStopped, PromptTooLong, QueueFull
 from pocketchat.engine.llama import SamplerConfig
 from pocketchat.engine.prompt import Message
 from pocketchat.engine.slots import Handle
@@ -90,6 +90,9 @@ class ChatService:
                 429, "the server is busy: too many requests are waiting", code="queue_full",
                 retry_after=5,
             ) from None  # fmt: skip
+        except PromptTooLong as error:
+            self.metrics.requests.labels(outcome="rejected").inc()
+            raise APIError(400, str(error), code="context_length_exceeded") from None
         except EngineStopped:
             raise APIError(503, "the server is shutting down", code="shutting_down") from None
 
@@ -235,7 +238,7 @@ class ChatRun:
     def _submit_summary(self, previous: str | None, index: int) -> Handle:
         context = self.service.context
         job = self.plan.jobs[index]
-        tokens = context.summary_prompt(previous, job, self.plan.language)
+        tokens = context.summary_prompt(self.plan, previous, job)
         max_tokens = context.summary_max_tokens(self.plan.prompt_budget)
         return self.service.submit(
             GenerationRequest(f"{self.id}-summary-{index}", tuple(tokens), max_tokens,

@@ -142,29 +142,30 @@ def nginx(tmp_path: Path) -> Iterator[Callable[..., str]]:
 
     def start(site: str, upstreams: list[str]) -> str:
         port = free_port()
-        text = site_config(site, upstreams, port)
-        (tmp_path / "site.conf").write_text(text)
+        prefix = tmp_path / f"nginx-{port}"
+        prefix.mkdir()
+        (prefix / "site.conf").write_text(site_config(site, upstreams, port))
         temp_paths = "\n".join(
-            f"    {kind}_temp_path {tmp_path}/{kind};"
+            f"    {kind}_temp_path {prefix}/{kind};"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
-        (tmp_path / "nginx.conf").write_text(
+        (prefix / "nginx.conf").write_text(
             f"daemon off;\nmaster_process off;\nworker_processes 1;\n"
-            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log info;\n"
+            f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log info;\n"
             f"events {{ worker_connections 64; }}\n"
-            f"http {{\n    access_log {tmp_path}/access.log;\n{temp_paths}\n"
-            f"    include {tmp_path}/site.conf;\n}}\n"
+            f"http {{\n    access_log {prefix}/access.log;\n{temp_paths}\n"
+            f"    include {prefix}/site.conf;\n}}\n"
         )
         process = subprocess.Popen(
-            [str(NGINX), "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-             "-e", str(tmp_path / "error.log")],
+            [str(NGINX), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+             "-e", str(prefix / "error.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         processes.append(process)
 
         def listening() -> bool:
             if process.poll() is not None:
-                raise AssertionError((tmp_path / "error.log").read_text(errors="replace"))
+                raise AssertionError((prefix / "error.log").read_text(errors="replace"))
             with socket.socket() as probe:
                 return probe.connect_ex(("127.0.0.1", port)) == 0
 
@@ -195,6 +196,11 @@ def is_content(frame: Any) -> bool:
     )
 
 
+def parse_data(event: bytes) -> Any:
+    payload = event.decode().removeprefix("data: ")
+    return payload if payload == "[DONE]" else json.loads(payload)
+
+
 def stream_arrivals(
     address: str,
     body: dict[str, Any],
@@ -223,11 +229,7 @@ def stream_arrivals(
             now = time.monotonic()
             pending += data
             *complete, pending = pending.split(b"\n\n")
-            new = [
-                (now, payload if payload == "[DONE]" else json.loads(payload))
-                for event in complete
-                if (payload := event.decode().removeprefix("data: ")) and event.startswith(b"data")
-            ]
+            new = [(now, parse_data(event)) for event in complete if event.startswith(b"data: ")]
             frames += new
             reads_with_content += any(is_content(frame) for _, frame in new)
             if stop_after_frames is not None and len(frames) >= stop_after_frames:

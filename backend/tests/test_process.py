@@ -47,7 +47,8 @@ def test_invalid_settings_stop_with_a_clear_message(
     tiny_model: Path, env: dict[str, str], message: str
 ) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pocketchat"], env={**os.environ, "MODEL_PATH": str(tiny_model), **env},
+        [sys.executable, "-m", "pocketchat"],
+        env={**os.environ, "MODEL_PATH": str(tiny_model), **env},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode != 0

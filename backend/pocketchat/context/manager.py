@@ -160,9 +160,25 @@ class ContextManager:
             used += size
         return chunks
 
-    def summary_prompt(self, previous: str | None, job: SummaryJob, language: str) -> list[int]:
-        messages = summary_request(previous, job.turns, language, self.prompt.supports_system)
-        return self.prompt.tokens(messages)
+    def summary_prompt(self, plan: Plan, previous: str | None, job: SummaryJob) -> list[int]:
+        """The request for one summary, cut down until it and its answer fit in N_CTX."""
+        answer = self.summary_max_tokens(plan.prompt_budget)
+        limit = self.n_ctx - answer
+        if previous:
+            previous = shorten(previous, answer * 2, self.count)
+        turns = list(job.turns)
+        while True:
+            messages = summary_request(previous, turns, plan.language, self.prompt.supports_system)
+            tokens = self.prompt.tokens(messages)
+            if len(tokens) <= limit or not turns:
+                return tokens
+            longest = max(range(len(turns)), key=lambda i: len(turns[i].content))
+            size = self.count(turns[longest].content)
+            shortened = shorten(turns[longest].content, size // 2, self.count)
+            if shortened == turns[longest].content:
+                del turns[0]  # only markers left: let the oldest go
+            else:
+                turns[longest] = Message(turns[longest].role, shortened)
 
     def record_summary(self, plan: Plan, job: SummaryJob, text: str, last_of_cover: bool) -> None:
         if last_of_cover:
@@ -173,6 +189,8 @@ class ContextManager:
     def final_tokens(self, plan: Plan) -> list[int]:
         """The prompt to generate from; over-long messages are cut with a marker to fit."""
         summary = plan.summary.text if plan.summary else None
+        if summary:
+            summary = shorten(summary, 2 * self.summary_max_tokens(plan.prompt_budget), self.count)
         kept = list(plan.history[plan.cut :])
         while True:
             messages = self._messages(plan.system, summary, kept, plan.language)

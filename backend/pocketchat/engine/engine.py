@@ -36,6 +36,10 @@ class QueueFull(Exception):
     """No slot is free and MAX_QUEUE requests are already waiting."""
 
 
+class PromptTooLong(ValueError):
+    """A prompt that cannot fit one sequence of the context (or is empty)."""
+
+
 class EngineStopped(Exception):
     """The engine is shutting down and takes no new work."""
 
@@ -89,6 +93,11 @@ class Engine:
     # ---- the caller's side (any thread) ----
 
     def submit(self, request: GenerationRequest) -> Handle:
+        if not 0 < len(request.prompt_tokens) < self.config.n_ctx_per_seq:
+            raise PromptTooLong(
+                f"the prompt has {len(request.prompt_tokens)} tokens; the context holds "
+                f"{self.config.n_ctx_per_seq}"
+            )
         handle = Handle(request, self._cancel)
         with self._lock:
             if self._stopping:

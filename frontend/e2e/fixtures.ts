@@ -1,0 +1,58 @@
+// What every browser test shares: the live server's URL as baseURL, stored settings, and
+// helpers that read the server's metrics and the page's messages.
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test'
+
+export { expect }
+
+export interface StoredSettings {
+  temperature?: number
+  maxTokens?: number
+}
+
+export const test = base.extend<{ settings: StoredSettings }>({
+  baseURL: async ({}, use) => {
+    const url = process.env.POCKETCHAT_URL
+    if (!url) throw new Error('POCKETCHAT_URL is not set: globalSetup did not start the server')
+    await use(url)
+  },
+  settings: [{}, { option: true }],
+  page: async ({ page, settings }, use) => {
+    // Seeded once per browser context, before the app reads it on first load.
+    await page.addInitScript((stored) => {
+      if (sessionStorage.getItem('e2e-seeded')) return
+      sessionStorage.setItem('e2e-seeded', '1')
+      if (Object.keys(stored).length > 0) {
+        localStorage.setItem('pocketchat.settings', JSON.stringify(stored))
+      }
+    }, settings)
+    await use(page)
+  },
+})
+
+export const composer = (page: Page) => page.getByRole('textbox', { name: /message|消息/i })
+export const replies = (page: Page) => page.locator('[data-role="assistant"]')
+export const userMessages = (page: Page) => page.locator('[data-role="user"] .user-bubble')
+
+export async function send(page: Page, text: string): Promise<void> {
+  await composer(page).fill(text)
+  await composer(page).press('Enter')
+}
+
+/** A counter of the Prometheus text at /metrics, 0 when it has no sample yet. */
+export async function metric(request: APIRequestContext, sample: string): Promise<number> {
+  const text = await (await request.get('/metrics')).text()
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${sample} `))
+  return line ? Number(line.slice(sample.length + 1)) : 0
+}
+
+const screenshotDir = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../test-results/screenshots',
+)
+
+/** A screenshot for a person to look at, with transitions run to their end. */
+export function shot(page: Page, name: string): Promise<Buffer> {
+  return page.screenshot({ path: path.join(screenshotDir, `${name}.png`), animations: 'disabled' })
+}

@@ -1,0 +1,47 @@
+// Sanitized HTML for a message that may still be streaming. While it streams, rendering is
+// incremental (streamingMarkdown.ts) and paced by its own cost, so that a long reply on a slow
+// machine still leaves the page time to scroll and to take a click on Stop.
+import { onScopeDispose, ref, watch, type Ref } from 'vue'
+import { renderMarkdown } from '../services/markdown'
+import { createStreamingRenderer } from '../services/streamingMarkdown'
+
+export function useRenderedMarkdown(options: {
+  source: Ref<string>
+  streaming: Ref<boolean>
+  copyLabel: Ref<string>
+}): Ref<string> {
+  const html = ref('')
+  let renderer = createStreamingRenderer()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let lastCostMs = 0
+  let lastRenderAt = 0
+
+  function render(): void {
+    timer = undefined
+    const started = performance.now()
+    html.value = options.streaming.value
+      ? renderer.render(options.source.value, options.copyLabel.value)
+      : renderMarkdown(options.source.value, { copyLabel: options.copyLabel.value })
+    lastRenderAt = performance.now()
+    lastCostMs = lastRenderAt - started
+  }
+
+  watch(
+    [options.source, options.streaming, options.copyLabel],
+    () => {
+      if (!options.streaming.value) {
+        clearTimeout(timer)
+        renderer = createStreamingRenderer()
+        render()
+        return
+      }
+      // Rendering may take at most about a third of the time: wait twice its last cost.
+      const wait = lastRenderAt + 2 * lastCostMs - performance.now()
+      if (wait <= 0) render()
+      else timer ??= setTimeout(render, wait)
+    },
+    { immediate: true },
+  )
+  onScopeDispose(() => clearTimeout(timer))
+  return html
+}

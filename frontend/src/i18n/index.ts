@@ -1,0 +1,65 @@
+// UI language: a typed dictionary per locale, chosen from navigator.language (zh* → zh-CN),
+// switchable and remembered; `<html lang>` follows it.
+import { ref } from 'vue'
+import { readPreference, writePreference } from '../services/preferences'
+import { en, type MessageKey } from './en'
+import { zhCN } from './zh-CN'
+
+export type Locale = 'en' | 'zh-CN'
+export const LOCALES: { value: Locale; label: string }[] = [
+  { value: 'en', label: 'English' },
+  { value: 'zh-CN', label: '简体中文' },
+]
+
+const dictionaries: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN }
+
+export function detectLocale(languages: readonly string[]): Locale {
+  for (const language of languages) {
+    const lower = language.toLowerCase()
+    if (lower.startsWith('zh')) return 'zh-CN'
+    if (lower.startsWith('en')) return 'en'
+  }
+  return 'en'
+}
+
+const isLocale = (value: unknown): value is Locale => value === 'en' || value === 'zh-CN'
+
+const locale = ref<Locale>(
+  readPreference('locale', isLocale) ??
+    detectLocale(
+      typeof navigator === 'undefined' ? [] : (navigator.languages ?? [navigator.language]),
+    ),
+)
+
+export function setLocale(next: Locale): void {
+  locale.value = next
+  writePreference('locale', next)
+  applyDocumentLanguage()
+}
+
+export function applyDocumentLanguage(): void {
+  document.documentElement.lang = locale.value
+}
+
+export function translate(
+  target: Locale,
+  key: MessageKey,
+  params: Record<string, string | number> = {},
+): string {
+  let text = dictionaries[target][key]
+  if (text.includes('|') && typeof params.n === 'number') {
+    const [one, other] = text.split('|')
+    text = (params.n === 1 ? one : other) ?? text
+  }
+  return text.replace(/\{(\w+)\}/g, (match, name: string) =>
+    name in params ? String(params[name]) : match,
+  )
+}
+
+export function useI18n() {
+  return {
+    locale,
+    t: (key: MessageKey, params?: Record<string, string | number>) =>
+      translate(locale.value, key, params),
+  }
+}

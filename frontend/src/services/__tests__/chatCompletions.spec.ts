@@ -1,0 +1,112 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { streamChatCompletion, type StreamEvent } from '../chatCompletions'
+import { ApiError } from '../http'
+import type { ChatCompletionRequest } from '../../types/api'
+import { deltaFrame, frame, sseResponse, stubFetch, usageFrame } from './streams'
+
+const request: ChatCompletionRequest = {
+  messages: [{ role: 'user', content: 'hi' }],
+  stream: true,
+  temperature: 0.7,
+  top_p: 0.9,
+  max_tokens: 16,
+  context_overflow: 'summarize',
+}
+const id = 'chatcmpl-1'
+const delta = (content: string) => deltaFrame(id, content)
+
+async function run() {
+  const deltas: string[] = []
+  const events: StreamEvent[] = []
+  const errors: unknown[] = []
+  const result = await streamChatCompletion(
+    request,
+    { signal: new AbortController().signal },
+    {
+      onDelta: (text) => deltas.push(text),
+      onEvent: (event) => events.push(event),
+      onError: (error) => errors.push(error),
+    },
+  )
+  return { result, deltas, events, errors }
+}
+
+afterEach(() => vi.unstubAllGlobals())
+
+describe('streamChatCompletion', () => {
+  it('streams deltas and ends with usage, timings and context', async () => {
+    const usage = usageFrame(id, { covers: 4, hash: 'h', text: 'earlier' })
+    stubFetch(() =>
+      sseResponse([
+        frame({ id, choices: [], status: { state: 'queued', queue_position: 2 } }) + ': ping\n\n',
+        frame({ id, choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] }),
+        delta('Hel').slice(0, 10),
+        delta('Hel').slice(10) + delta('lo'),
+        frame({ id, choices: [{ index: 0, delta: {}, finish_reason: 'length' }] }) + usage,
+        'data: [DONE]\n\n',
+      ]),
+    )
+    const { result, deltas, events } = await run()
+    expect(deltas).toEqual(['Hel', 'lo'])
+    expect(events).toEqual([
+      { type: 'started', id },
+      { type: 'status', status: { state: 'queued', queue_position: 2 } },
+      { type: 'heartbeat' },
+    ])
+    expect(result).toMatchObject({
+      id,
+      content: 'Hello',
+      finishReason: 'length',
+      complete: true,
+      timings: { time_to_first_token_ms: 42 },
+      context: { summarized_messages: 4, summary: { covers: 4 } },
+    })
+  })
+
+  it('reports an error frame and keeps the text before it', async () => {
+    const error = { message: 'boom', type: 'server_error', code: 'server_shutdown' }
+    stubFetch(() => sseResponse([delta('partial'), frame({ error }), 'data: [DONE]\n\n']))
+    const { result, errors } = await run()
+    expect(errors).toEqual([error])
+    expect(result).toMatchObject({ content: 'partial', error, complete: true })
+  })
+
+  it('marks a stream that closed without [DONE] as incomplete', async () => {
+    stubFetch(() => sseResponse([delta('cut')]))
+    expect((await run()).result.complete).toBe(false)
+  })
+
+  it.each([
+    [429, 'busy', 7],
+    [503, 'loading', 3],
+    [401, 'unauthorized', undefined],
+    [400, 'http', undefined],
+  ])('turns HTTP %i into an ApiError "%s"', async (status, failure, retryAfter) => {
+    stubFetch(
+      () =>
+        new Response(JSON.stringify({ error: { message: 'nope', type: 'x', code: 'c' } }), {
+          status,
+          headers: retryAfter ? { 'Retry-After': String(retryAfter) } : {},
+        }),
+    )
+    const error: unknown = await run().catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(ApiError)
+    expect(error).toMatchObject({ failure, status, retryAfterSeconds: retryAfter, message: 'nope' })
+  })
+
+  it('turns a refused connection into a network ApiError', async () => {
+    stubFetch(() => Promise.reject(new TypeError('Failed to fetch')))
+    await expect(run()).rejects.toMatchObject({ failure: 'network' })
+  })
+
+  it('sends the API key as a Bearer token', async () => {
+    const fetchMock = stubFetch(() => sseResponse(['data: [DONE]\n\n']))
+    await streamChatCompletion(
+      request,
+      { signal: new AbortController().signal, apiKey: 'k1' },
+      { onDelta: () => undefined },
+    )
+    const init = fetchMock.mock.calls[0]?.[1]
+    expect(init?.headers).toMatchObject({ Authorization: 'Bearer k1' })
+  })
+})

@@ -1,0 +1,61 @@
+import 'fake-indexeddb/auto'
+import { describe, expect, it } from 'vitest'
+import { reactive } from 'vue'
+import {
+  deleteConversation,
+  listConversations,
+  loadConversation,
+  saveConversation,
+} from '../conversationDb'
+import type { Conversation } from '../../types/chat'
+
+function conversation(id: string, updatedAt: number): Conversation {
+  return {
+    id,
+    title: `title ${id}`,
+    titleEdited: false,
+    createdAt: 1,
+    updatedAt,
+    messages: [
+      { id: `${id}-1`, role: 'user', content: '你好', createdAt: 1, status: 'done' },
+      {
+        id: `${id}-2`,
+        role: 'assistant',
+        content: 'Hi!',
+        createdAt: 2,
+        status: 'stopped',
+        stats: { timeToFirstTokenMs: 10, decodeTokensPerSecond: 20 },
+      },
+    ],
+    contextSummary: { covers: 2, hash: 'abc', text: 'summary' },
+  }
+}
+
+describe('conversationDb', () => {
+  it('stores reactive conversations and reads them back whole', async () => {
+    const stored = reactive(conversation('a', 10))
+    await saveConversation(stored)
+    expect(await loadConversation('a')).toEqual(conversation('a', 10))
+  })
+
+  it('lists conversations newest first', async () => {
+    await saveConversation(conversation('old', 20))
+    await saveConversation(conversation('new', 30))
+    const ids = (await listConversations()).map((meta) => meta.id)
+    expect(ids.indexOf('new')).toBeLessThan(ids.indexOf('old'))
+  })
+
+  it('replaces a conversation saved again under the same id', async () => {
+    await saveConversation(conversation('b', 40))
+    await saveConversation({ ...conversation('b', 50), title: 'renamed' })
+    expect((await listConversations()).filter((meta) => meta.id === 'b')).toEqual([
+      { id: 'b', title: 'renamed', updatedAt: 50 },
+    ])
+  })
+
+  it('deletes', async () => {
+    await saveConversation(conversation('c', 60))
+    await deleteConversation('c')
+    expect(await loadConversation('c')).toBeUndefined()
+  })
+})

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest'
+import { conversationToJson, conversationToMarkdown } from '../conversationExport'
+import { ImportError, MAX_IMPORT_BYTES, parseConversationFile } from '../conversationImport'
+import type { Conversation } from '../../types/chat'
+
+let counter = 0
+const createId = () => `id-${++counter}`
+
+const original: Conversation = {
+  id: 'original',
+  title: 'Trip to 北京',
+  titleEdited: false,
+  createdAt: 1000,
+  updatedAt: 2000,
+  messages: [
+    { id: 'm1', role: 'user', content: 'Plan a trip', createdAt: 1000, status: 'done' },
+    { id: 'm2', role: 'assistant', content: '**Day 1**', createdAt: 1100, status: 'stopped' },
+  ],
+  contextSummary: { covers: 2, hash: 'h', text: 'summary' },
+}
+
+const valid = JSON.parse(conversationToJson(original)) as Record<string, unknown>
+const withConversation = (patch: Record<string, unknown>) =>
+  JSON.stringify({ ...valid, conversation: { ...(valid.conversation as object), ...patch } })
+
+function failure(text: string): ImportError {
+  try {
+    parseConversationFile(text, createId)
+  } catch (error) {
+    if (error instanceof ImportError) return error
+    throw error
+  }
+  throw new Error('accepted')
+}
+
+describe('parseConversationFile', () => {
+  it('round-trips an export with fresh ids', () => {
+    const imported = parseConversationFile(conversationToJson(original), createId, 5000)
+    expect(imported.id).not.toBe(original.id)
+    expect(imported.messages.map((m) => m.id)).not.toContain('m1')
+    expect(imported).toMatchObject({
+      title: original.title,
+      createdAt: 1000,
+      updatedAt: 5000,
+      contextSummary: original.contextSummary,
+    })
+    expect(
+      imported.messages.map(({ role, content, status }) => ({ role, content, status })),
+    ).toEqual([
+      { role: 'user', content: 'Plan a trip', status: 'done' },
+      { role: 'assistant', content: '**Day 1**', status: 'stopped' },
+    ])
+  })
+
+  it.each([
+    ['empty file', '', 'not-json'],
+    ['not JSON', '{"format": ', 'not-json'],
+    ['HTML', '<html><script>alert(1)</script></html>', 'not-json'],
+    ['a JSON array', '[]', 'invalid'],
+    ['null', 'null', 'invalid'],
+    ['another format', JSON.stringify({ ...valid, format: 'other' }), 'invalid'],
+    ['a future version', JSON.stringify({ ...valid, version: 2 }), 'invalid'],
+    ['no conversation', JSON.stringify({ format: valid.format, version: 1 }), 'invalid'],
+    ['messages not an array', withConversation({ messages: {} }), 'invalid'],
+    [
+      'a system message',
+      withConversation({ messages: [{ role: 'system', content: 'x' }] }),
+      'invalid',
+    ],
+    [
+      'a role with markup',
+      withConversation({ messages: [{ role: '<img>', content: 'x' }] }),
+      'invalid',
+    ],
+    [
+      'content not a string',
+      withConversation({ messages: [{ role: 'user', content: { a: 1 } }] }),
+      'invalid',
+    ],
+    ['a numeric title', withConversation({ title: 42 }), 'invalid'],
+    ['a huge title', withConversation({ title: 'x'.repeat(201) }), 'invalid'],
+    ['a bad timestamp', withConversation({ createdAt: 'yesterday' }), 'invalid'],
+    ['a negative timestamp', withConversation({ createdAt: -5 }), 'invalid'],
+    [
+      'a bad summary',
+      withConversation({ contextSummary: { covers: 0, hash: '', text: 1 } }),
+      'invalid',
+    ],
+    [
+      'too many messages',
+      withConversation({ messages: Array(5001).fill({ role: 'user', content: 'x' }) }),
+      'invalid',
+    ],
+    ['a file over the size limit', `{"pad": "${'x'.repeat(MAX_IMPORT_BYTES)}"}`, 'too-large'],
+  ])('rejects %s', (_name, text, expected) => {
+    expect(failure(text).failure).toBe(expected)
+  })
+
+  it('says where an invalid file is wrong', () => {
+    const error = failure(withConversation({ messages: [{ role: 'user', content: 7 }] }))
+    expect(error.path).toBe('conversation.messages.0.content')
+  })
+
+  it('ignores unknown fields and prototype keys instead of copying them', () => {
+    // Raw JSON: an object literal's __proto__ would set the prototype instead of a key.
+    const hostile = withConversation({
+      extra: '<script>alert(1)</script>',
+      messages: [{ role: 'user', content: 'hi', onclick: 'alert(1)', constructor: 'x' }],
+    }).replace('{', '{"__proto__": {"polluted": true},')
+    const imported = parseConversationFile(hostile, createId)
+    expect(Object.keys(imported.messages[0] ?? {}).sort()).toEqual([
+      'content',
+      'createdAt',
+      'id',
+      'role',
+      'status',
+    ])
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+})
+
+describe('conversationToMarkdown', () => {
+  it('writes the title and each message under its speaker', () => {
+    expect(conversationToMarkdown(original, { user: 'You', assistant: 'Assistant' })).toBe(
+      '# Trip to 北京\n\n## You\n\nPlan a trip\n\n## Assistant\n\n**Day 1**\n',
+    )
+  })
+})

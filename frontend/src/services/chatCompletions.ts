@@ -1,0 +1,115 @@
+// The streamed /v1/chat/completions call: request in, text deltas and status events out through
+// one callbacks object, the whole reply (text, finish reason, usage, timings, context) at the end.
+import type {
+  ApiErrorBody,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ContextReport,
+  FinishReason,
+  QueueStatus,
+  Timings,
+  Usage,
+} from '../types/api'
+import { apiFetch } from './http'
+import { readSseStream } from './sse'
+
+export type StreamEvent =
+  { type: 'started'; id: string } | { type: 'status'; status: QueueStatus } | { type: 'heartbeat' }
+
+export interface StreamCallbacks {
+  onDelta: (text: string) => void
+  onEvent?: (event: StreamEvent) => void
+  /** An error frame after the stream started; the reply so far stays valid. */
+  onError?: (error: ApiErrorBody) => void
+}
+
+export interface ChatCompletionResult {
+  id: string | null
+  content: string
+  finishReason: FinishReason | null
+  usage: Usage | null
+  timings: Timings | null
+  context: ContextReport | null
+  error: ApiErrorBody | null
+  /** False when the connection closed without `[DONE]`. */
+  complete: boolean
+}
+
+const COMPLETIONS_PATH = 'v1/chat/completions'
+
+export async function streamChatCompletion(
+  request: ChatCompletionRequest,
+  options: { signal: AbortSignal; apiKey?: string | null },
+  callbacks: StreamCallbacks,
+): Promise<ChatCompletionResult> {
+  const response = await apiFetch(COMPLETIONS_PATH, {
+    body: request,
+    signal: options.signal,
+    apiKey: options.apiKey,
+  })
+  const result: ChatCompletionResult = {
+    id: null,
+    content: '',
+    finishReason: null,
+    usage: null,
+    timings: null,
+    context: null,
+    error: null,
+    complete: false,
+  }
+  if (!response.body) return result
+
+  await readSseStream(response.body, {
+    onComment: () => callbacks.onEvent?.({ type: 'heartbeat' }),
+    onData: (data) => {
+      if (data === '[DONE]') {
+        result.complete = true
+        return
+      }
+      let chunk: ChatCompletionChunk
+      try {
+        chunk = JSON.parse(data) as ChatCompletionChunk
+      } catch {
+        return // A frame that is not JSON carries nothing we can use; skip it, keep streaming.
+      }
+      applyChunk(chunk, result, callbacks)
+    },
+  })
+  return result
+}
+
+function applyChunk(
+  chunk: ChatCompletionChunk,
+  result: ChatCompletionResult,
+  callbacks: StreamCallbacks,
+): void {
+  if (chunk.error) {
+    result.error = chunk.error
+    callbacks.onError?.(chunk.error)
+    return
+  }
+  if (typeof chunk.id === 'string' && result.id === null) {
+    result.id = chunk.id
+    callbacks.onEvent?.({ type: 'started', id: chunk.id })
+  }
+  if (chunk.status) callbacks.onEvent?.({ type: 'status', status: chunk.status })
+  if (chunk.usage) result.usage = chunk.usage
+  if (chunk.timings) result.timings = chunk.timings
+  if (chunk.context) result.context = chunk.context
+  const choice = chunk.choices?.[0]
+  if (!choice) return
+  const text = choice.delta?.content
+  if (typeof text === 'string' && text !== '') {
+    result.content += text
+    callbacks.onDelta(text)
+  }
+  if (choice.finish_reason) result.finishReason = choice.finish_reason
+}
+
+/** Ask the server to stop a reply by id, for when a proxy hides the closed connection. */
+export async function cancelChatCompletion(id: string, apiKey?: string | null): Promise<void> {
+  await apiFetch(`${COMPLETIONS_PATH}/${encodeURIComponent(id)}/cancel`, {
+    method: 'POST',
+    apiKey,
+  })
+}

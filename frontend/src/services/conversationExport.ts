@@ -1,0 +1,77 @@
+// A conversation as a file: Markdown to read, JSON to import again (see conversationImport.ts).
+import type { ChatMessage, Conversation } from '../types/chat'
+
+export const EXPORT_FORMAT = 'pocketchat.conversation'
+export const EXPORT_VERSION = 1
+
+export interface ExportedMessage {
+  role: ChatMessage['role']
+  content: string
+  createdAt: number
+  status?: ChatMessage['status']
+}
+
+export interface ConversationFile {
+  format: typeof EXPORT_FORMAT
+  version: typeof EXPORT_VERSION
+  exportedAt: string
+  conversation: {
+    title: string
+    createdAt: number
+    updatedAt: number
+    messages: ExportedMessage[]
+    contextSummary: Conversation['contextSummary']
+  }
+}
+
+export function conversationToJson(conversation: Conversation): string {
+  const file: ConversationFile = {
+    format: EXPORT_FORMAT,
+    version: EXPORT_VERSION,
+    exportedAt: new Date().toISOString(),
+    conversation: {
+      title: conversation.title,
+      createdAt: conversation.createdAt,
+      updatedAt: conversation.updatedAt,
+      messages: conversation.messages.map(({ role, content, createdAt, status }) => ({
+        role,
+        content,
+        createdAt,
+        ...(status && status !== 'done' ? { status } : {}),
+      })),
+      contextSummary: conversation.contextSummary,
+    },
+  }
+  return JSON.stringify(file, null, 2)
+}
+
+export function conversationToMarkdown(
+  conversation: Conversation,
+  labels: { user: string; assistant: string },
+): string {
+  const parts = [`# ${conversation.title}`]
+  for (const message of conversation.messages) {
+    parts.push(`## ${message.role === 'user' ? labels.user : labels.assistant}`, message.content)
+  }
+  return `${parts.join('\n\n')}\n`
+}
+
+/** A file name from the title that every file system accepts. */
+export function exportFileName(title: string, extension: 'md' | 'json'): string {
+  const printable = Array.from(title, (char) => (char < ' ' ? ' ' : char)).join('')
+  const base = printable
+    .replace(/[\\/:*?"<>|]+/g, ' ')
+    .trim()
+    .slice(0, 60)
+  return `${base || 'conversation'}.${extension}`
+}
+
+export function downloadText(text: string, fileName: string, mimeType: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type: `${mimeType};charset=utf-8` }))
+  const link = document.createElement('a')
+  link.href = url
+  link.download = fileName
+  link.click()
+  // The click starts the download synchronously; a tick later the URL can go.
+  setTimeout(() => URL.revokeObjectURL(url), 0)
+}

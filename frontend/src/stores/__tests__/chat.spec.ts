@@ -1,0 +1,150 @@
+// @vitest-environment jsdom
+import 'fake-indexeddb/auto'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  deltaFrame,
+  frame,
+  sseResponse,
+  stubFetch,
+  usageFrame,
+} from '../../services/__tests__/streams'
+import { loadConversation } from '../../services/conversationDb'
+import type { ChatCompletionRequest } from '../../types/api'
+import { useChatStore } from '../chat'
+import { useConversationsStore } from '../conversations'
+import { useServerStore } from '../server'
+
+const id = 'chatcmpl-7'
+const delta = (content: string) => deltaFrame(id, content)
+const finalFrames = (summary: { covers: number; hash: string; text: string } | null = null) =>
+  frame({ id, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }) +
+  usageFrame(id, summary) +
+  'data: [DONE]\n\n'
+
+function requestBody(call: unknown[] | undefined): ChatCompletionRequest {
+  return JSON.parse(String((call?.[1] as RequestInit).body)) as ChatCompletionRequest
+}
+
+/** A reply that sends one delta, then waits until the request is aborted. */
+function hangingReply(init: RequestInit | undefined): Response {
+  const encoder = new TextEncoder()
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(delta('partial')))
+      init?.signal?.addEventListener('abort', () =>
+        controller.error(new DOMException('aborted', 'AbortError')),
+      )
+    },
+  })
+  return new Response(body)
+}
+
+async function setup() {
+  setActivePinia(createPinia())
+  localStorage.clear()
+  const conversations = useConversationsStore()
+  await conversations.init()
+  conversations.newChat()
+  return { chat: useChatStore(), conversations, server: useServerStore() }
+}
+
+afterEach(() => vi.unstubAllGlobals())
+
+describe('chat store', () => {
+  it('streams a reply, records its numbers and stores the conversation', async () => {
+    stubFetch(() => sseResponse([delta('Hel'), delta('lo'), finalFrames()]))
+    const { chat, conversations } = await setup()
+    await chat.send('Tell me a story\nplease')
+    const conversation = conversations.active!
+    expect(conversation.title).toBe('Tell me a story please')
+    expect(conversation.messages[1]).toMatchObject({
+      role: 'assistant',
+      content: 'Hello',
+      status: 'done',
+      stats: { timeToFirstTokenMs: 42, decodeTokensPerSecond: 12.5, completionTokens: 2 },
+    })
+    expect((await loadConversation(conversation.id))?.messages[1]?.content).toBe('Hello')
+  })
+
+  it('keeps a summary and sends it back as context_summary, with the full history', async () => {
+    const summary = { covers: 2, hash: 'h1', text: 'They talked.' }
+    const fetchMock = stubFetch(() => sseResponse([delta('ok'), finalFrames(summary)]))
+    const { chat, conversations } = await setup()
+    await chat.send('first')
+    expect(conversations.active!.contextSummary).toEqual(summary)
+    expect(conversations.active!.messages[1]?.context).toMatchObject({
+      summarizedMessages: 2,
+      summaryText: 'They talked.',
+    })
+    await chat.send('second')
+    const body = requestBody(fetchMock.mock.calls[1])
+    expect(body.context_summary).toEqual(summary)
+    expect(body.messages.map((m) => m.content).slice(1)).toEqual(['first', 'ok', 'second'])
+  })
+
+  it('stops a reply: the request is aborted, the server told, the partial text kept', async () => {
+    const fetchMock = vi.fn(async (url: string | URL | Request, init?: RequestInit) =>
+      String(url).endsWith('/cancel') ? new Response('{}') : hangingReply(init),
+    )
+    vi.stubGlobal('fetch', fetchMock)
+    const { chat, conversations } = await setup()
+    const sending = chat.send('go')
+    await vi.waitFor(() => expect(conversations.active!.messages[1]?.content).toBe('partial'))
+    chat.stop()
+    await sending
+    expect(conversations.active!.messages[1]).toMatchObject({
+      content: 'partial',
+      status: 'stopped',
+    })
+    expect(fetchMock.mock.calls.map((call) => String(call[0]))).toContain(
+      `v1/chat/completions/${id}/cancel`,
+    )
+    expect(chat.isGenerating).toBe(false)
+  })
+
+  it('explains a busy server with its Retry-After', async () => {
+    stubFetch(() => new Response('{}', { status: 429, headers: { 'Retry-After': '5' } }))
+    const { chat, conversations } = await setup()
+    await chat.send('hi')
+    expect(conversations.active!.messages[1]).toMatchObject({
+      status: 'error',
+      error: { kind: 'busy', retryAfterSeconds: 5 },
+    })
+  })
+
+  it('asks for the API key on 401 and retries with it', async () => {
+    let calls = 0
+    const fetchMock = stubFetch(() =>
+      ++calls === 1
+        ? new Response('{}', { status: 401 })
+        : sseResponse([delta('in'), finalFrames()]),
+    )
+    const { chat, conversations, server } = await setup()
+    const sending = chat.send('hi')
+    await vi.waitFor(() => expect(server.keyDialogOpen).toBe(true))
+    server.answerKeyDialog('secret')
+    await sending
+    expect((fetchMock.mock.calls[1]?.[1]?.headers as Record<string, string>).Authorization).toBe(
+      'Bearer secret',
+    )
+    expect(conversations.active!.messages[1]?.content).toBe('in')
+    expect(localStorage.getItem('pocketchat.apiKey')).toBe('"secret"')
+  })
+
+  it('regenerates the last reply and resends an edited message, dropping what followed', async () => {
+    let reply = 0
+    const fetchMock = stubFetch(() => sseResponse([delta(`r${++reply}`), finalFrames()]))
+    const { chat, conversations } = await setup()
+    await chat.send('one')
+    await chat.send('two')
+    await chat.regenerate()
+    expect(conversations.active!.messages.map((m) => m.content)).toEqual(['one', 'r1', 'two', 'r3'])
+    await chat.editAndResend(conversations.active!.messages[0]!.id, 'uno')
+    expect(conversations.active!.messages.map((m) => m.content)).toEqual(['uno', 'r4'])
+    expect(requestBody(fetchMock.mock.calls[3]).messages.at(-1)).toEqual({
+      role: 'user',
+      content: 'uno',
+    })
+  })
+})

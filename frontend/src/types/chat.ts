@@ -1,0 +1,60 @@
+// The conversation model the app stores in IndexedDB and exports.
+import type { ContextOverflow, ContextSummary, FinishReason } from './api'
+
+export type MessageStatus = 'streaming' | 'done' | 'stopped' | 'error'
+
+/** Why a reply failed; the UI turns it into a translated message and a Retry button. */
+export type ReplyErrorKind = 'network' | 'busy' | 'loading' | 'stream' | 'http'
+
+export interface ReplyError {
+  kind: ReplyErrorKind
+  /** The server's own words (error frame or error JSON), shown as plain text. */
+  message?: string
+  retryAfterSeconds?: number
+}
+
+export interface ReplyStats {
+  timeToFirstTokenMs?: number
+  decodeTokensPerSecond?: number
+  completionTokens?: number
+  promptTokens?: number
+  cachedTokens?: number
+}
+
+/** What the server did to fit the conversation into its context window for this reply. */
+export interface ReplyContextNote {
+  mode: ContextOverflow
+  summarizedMessages: number
+  droppedMessages: number
+  summaryText?: string
+}
+
+export interface ChatMessage {
+  id: string
+  role: 'user' | 'assistant'
+  content: string
+  createdAt: number
+  status?: MessageStatus
+  finishReason?: FinishReason | null
+  error?: ReplyError
+  stats?: ReplyStats
+  context?: ReplyContextNote
+}
+
+export interface Conversation {
+  id: string
+  title: string
+  /** True once the user renamed it; until then the title follows the first user message. */
+  titleEdited: boolean
+  createdAt: number
+  updatedAt: number
+  messages: ChatMessage[]
+  /** The server's last summary of the oldest messages, sent back as `context_summary`. */
+  contextSummary: ContextSummary | null
+}
+
+export interface ConversationMeta {
+  id: string
+  title: string
+  updatedAt: number
+}

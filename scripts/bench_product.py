@@ -1,0 +1,179 @@
+"""The product's measurements over HTTP/SSE: start-up, time to first token, decode, concurrency,
+disconnects and memory, each against a live `python -m pocketchat`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench_http import Server, StreamResult, chat_body, concurrent_streams, stream_chat
+
+QUESTION = (
+    "I am planning a small vegetable garden on a sunny balcony in a city with cold winters. "
+    "Which vegetables grow well in pots, how deep should the pots be, and how often should I "
+    "water them in summer?"
+)
+FOLLOW_UP = "Thanks. And which of them can I sow first?"
+DECODE_PROMPT = "Write a long story about a lighthouse keeper and a lost ship."
+
+
+@dataclass(frozen=True)
+class Workload:
+    reps: int
+    ttft_max_tokens: int
+    decode_tokens: int
+    batch_tokens: int
+    long_tokens: int
+    concurrency: tuple[int, ...]
+
+
+def conversation(question: str) -> list[dict[str, str]]:
+    """A fresh conversation: the system message starts with a nonce, so no cached prefix."""
+    return [
+        {"role": "system", "content": f"{uuid.uuid4().hex[:8]}: answer helpfully."},
+        {"role": "user", "content": question},
+    ]
+
+
+def _server_settings(base: dict[str, str], parallel: int) -> dict[str, str]:
+    return {**base, "PARALLEL": str(parallel)}
+
+
+def _check(result: StreamResult, what: str) -> StreamResult:
+    if result.status != 200 or result.error or result.first_delta_at is None:
+        raise RuntimeError(
+            f"{what}: status {result.status}, error {result.error!r}, "
+            f"{len(result.text)} characters of text"
+        )
+    return result
+
+
+def start_server(base: dict[str, str], parallel: int, log_dir: Path) -> tuple[Server, float]:
+    server = Server(_server_settings(base, parallel), log_dir / f"server-parallel-{parallel}.log")
+    try:
+        return server, server.wait_healthy()
+    except BaseException:
+        server.stop()
+        raise
+
+
+def one_slot(base: dict[str, str], work: Workload, log_dir: Path) -> dict[str, Any]:
+    """PARALLEL=1: start-up, cold and follow-up TTFT, single-stream decode, disconnect, RSS."""
+    startups = []
+    for _ in range(work.reps - 1):
+        server, seconds = start_server(base, 1, log_dir)
+        server.stop()
+        startups.append(seconds)
+    server, seconds = start_server(base, 1, log_dir)
+    startups.append(seconds)
+    with server:
+        out: dict[str, Any] = {"startup_s": startups, "info": server.get_json("/api/info")}
+        _check(stream_chat(server.port, chat_body(conversation(QUESTION), 8)), "warm-up")
+        out["cold"], out["followup"] = [], []
+        for _ in range(work.reps):
+            messages = conversation(QUESTION)
+            cold = _check(
+                stream_chat(server.port, chat_body(messages, work.ttft_max_tokens)), "cold question"
+            )
+            messages += [
+                {"role": "assistant", "content": cold.text},
+                {"role": "user", "content": FOLLOW_UP},
+            ]
+            follow = _check(
+                stream_chat(server.port, chat_body(messages, work.ttft_max_tokens)), "follow-up"
+            )
+            out["cold"].append(_record(cold))
+            out["followup"].append(_record(follow))
+        out["decode"] = [
+            _record(
+                _check(
+                    stream_chat(
+                        server.port, chat_body(conversation(DECODE_PROMPT), work.decode_tokens)
+                    ),
+                    "decode",
+                )
+            )
+            for _ in range(work.reps)
+        ]
+        default_sampling = chat_body(conversation(DECODE_PROMPT), work.decode_tokens)
+        del default_sampling["repeat_penalty"]
+        out["decode_default_sampling"] = [
+            _record(_check(stream_chat(server.port, default_sampling), "default sampling"))
+        ]
+        out["disconnect"] = [_disconnect(server.port, work) for _ in range(work.reps)]
+        out["peak_rss_bytes"] = server.peak_rss()
+    return out
+
+
+def _disconnect(port: int, work: Workload) -> dict[str, Any]:
+    """Hang up a long reply mid-stream; with one slot, the next request waits until it is freed.
+
+    close → the next request's first token, minus that request's own prefill (server prompt_ms),
+    is how long the abandoned reply kept the slot plus the HTTP overhead of the next request.
+    """
+    long_reply = stream_chat(
+        port, chat_body(conversation(DECODE_PROMPT), work.long_tokens), close_after_deltas=3
+    )
+    if long_reply.closed_at is None:
+        raise RuntimeError(f"the long reply ended before it could be cut: {long_reply.error!r}")
+    nxt = _check(stream_chat(port, chat_body(conversation("Say hello."), 2)), "after disconnect")
+    assert nxt.first_delta_at is not None
+    prompt_ms = float(nxt.timings.get("prompt_ms", 0.0))
+    return {
+        "close_to_first_token_ms": (nxt.first_delta_at - long_reply.closed_at) * 1000,
+        "next_prompt_ms": prompt_ms,
+        "next_queued_ms": nxt.timings.get("queued_ms"),
+        "ms": (nxt.first_delta_at - long_reply.closed_at) * 1000 - prompt_ms,
+    }
+
+
+def many_slots(base: dict[str, str], work: Workload, log_dir: Path) -> dict[str, Any]:
+    """PARALLEL=max(concurrency): aggregate and per-stream decode rates, then its peak RSS."""
+    parallel = max(work.concurrency)
+    server, startup = start_server(base, parallel, log_dir)
+    with server:
+        out: dict[str, Any] = {"parallel": parallel, "startup_s": [startup], "levels": {}}
+        _check(stream_chat(server.port, chat_body(conversation(QUESTION), 8)), "warm-up")
+        for streams in work.concurrency:
+            runs = []
+            for _ in range(work.reps):
+                bodies = [
+                    chat_body(conversation(f"{DECODE_PROMPT} Version {i}."), work.batch_tokens)
+                    for i in range(streams)
+                ]
+                results = [
+                    _check(r, f"{streams} streams") for r in concurrent_streams(server.port, bodies)
+                ]
+                runs.append(aggregate(results))
+            out["levels"][str(streams)] = runs
+        out["peak_rss_bytes"] = server.peak_rss()
+    return out
+
+
+def aggregate(results: list[StreamResult]) -> dict[str, Any]:
+    """Tokens after each stream's first, over the window from the first first-token to the end."""
+    firsts = [r.first_delta_at for r in results if r.first_delta_at is not None]
+    lasts = [r.last_delta_at for r in results if r.last_delta_at is not None]
+    tokens = sum(max(0, r.completion_tokens - 1) for r in results)
+    window = max(lasts) - min(firsts) if firsts and lasts else 0.0
+    rates = [r.decode_tps for r in results]
+    return {
+        "aggregate_tps": tokens / window if window > 0 else None,
+        "stream_tps": rates,
+        "min_stream_tps": min((r for r in rates if r is not None), default=None),
+        "server_stream_tps": [r.timings.get("decode_tokens_per_second") for r in results],
+        "completion_tokens": [r.completion_tokens for r in results],
+    }
+
+
+def _record(result: StreamResult) -> dict[str, Any]:
+    return {
+        "ttft_ms": result.ttft_ms,
+        "decode_tps": result.decode_tps,
+        "finish_reason": result.finish_reason,
+        "usage": result.usage,
+        "timings": result.timings,
+    }

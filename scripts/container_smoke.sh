@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# `make container-test`: builds the image with podman and runs it as a container would.
+#
+# Made for machines without a Docker engine or an image registry (like this project's): the
+# base image is made with debootstrap (cached as $BASE_TAG), podman builds with chroot
+# isolation, and since `podman run` cannot start containers here, the image's filesystem is
+# mounted and its entry point runs in a chroot as the image's non-root user, on a loopback
+# port, serving the tiny test model. Needs root, podman, debootstrap, curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BASE_TAG="${BASE_TAG:-localhost/pocketchat-base:bookworm}"
+IMAGE_TAG="${IMAGE_TAG:-localhost/pocketchat:smoke}"
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+TEST_MODEL="${TEST_MODEL:-models/test/tiny.gguf}"
+CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+API_KEY_FOR_TEST="smoke-$RANDOM$RANDOM"
+
+say() { printf '\n== %s\n' "$*"; }
+fail() { printf 'container_smoke: FAILED: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || fail "run as root: podman image mount and chroot need it"
+for tool in podman debootstrap curl python3; do
+    command -v "$tool" >/dev/null || fail "$tool is not installed"
+done
+[ -f "$TEST_MODEL" ] || python3 scripts/make_test_model.py --shape tiny --out "$TEST_MODEL"
+
+# -- 1. The base image: Debian bookworm with python3 and venv, as python:3.11-slim has. --------
+if podman image exists "$BASE_TAG"; then
+    say "base image $BASE_TAG (cached)"
+else
+    say "base image $BASE_TAG from debootstrap"
+    rootfs="$(mktemp -d /var/tmp/pocketchat-rootfs.XXXXXX)"
+    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+        bookworm "$rootfs" "$DEBIAN_MIRROR"
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+    tar -C "$rootfs" -c . | podman import \
+        --message "debootstrap --variant=minbase bookworm + python3, python3-venv" - "$BASE_TAG"
+    rm -rf "$rootfs"
+fi
+
+# -- 2. The image. The host's CA bundle is mounted for pip and npm: their TLS fails inside a
+# chroot-isolated build without it. NODE_IMAGE is the base too: its web stage then gets Node
+# from PyPI, as a site without registry access would.
+say "podman build $IMAGE_TAG"
+build_started=$(date +%s)
+podman build --isolation chroot --network host --format docker \
+    -v "$CA_BUNDLE:/host-ca.crt:ro" \
+    --build-arg PIP_CERT=/host-ca.crt --build-arg NODE_EXTRA_CA_CERTS=/host-ca.crt \
+    --build-arg BASE_IMAGE="$BASE_TAG" --build-arg NODE_IMAGE="$BASE_TAG" \
+    -t "$IMAGE_TAG" .
+build_seconds=$(($(date +%s) - build_started))
+image_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE_TAG")
+echo "image $IMAGE_TAG: $((image_bytes / 1000000)) MB, built in ${build_seconds} s" \
+    "(layers already in podman's cache are not rebuilt)"
+
+# -- 3. Run the entry point in a chroot of the image. -------------------------------------------
+workdir="$(mktemp -d /tmp/pocketchat-smoke.XXXXXX)"
+mountpoint=""
+mounted=()
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+        umount -l "${mounted[i]}" 2>/dev/null || true
+    done
+    if [ -n "$mountpoint" ]; then podman image unmount "$IMAGE_TAG" >/dev/null || true; fi
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+mountpoint="$(podman image mount "$IMAGE_TAG")"
+mount -t proc proc "$mountpoint/proc" && mounted+=("$mountpoint/proc")
+mount --bind /dev "$mountpoint/dev" && mounted+=("$mountpoint/dev")
+mount -t tmpfs tmpfs "$mountpoint/tmp" && mounted+=("$mountpoint/tmp")
+# The models volume: a fresh directory owned by the image's user, holding the test model.
+mkdir "$workdir/models"
+cp "$TEST_MODEL" "$workdir/models/tiny.gguf"
+
+# The image's own configuration: user, environment, working directory, entry point, command.
+inspect_json="$(podman image inspect "$IMAGE_TAG")"
+image_field() { # image_field Dotted.Path: a field of `podman image inspect`, NUL-separated
+    python3 -c 'import json, sys
+value = json.load(sys.stdin)[0]
+for key in sys.argv[1].split("."):
+    value = (value or {}).get(key)
+items = value if isinstance(value, list) else [value or ""]
+sys.stdout.write("".join(f"{item}\0" for item in items))' "$1" <<<"$inspect_json"
+}
+user="$(image_field Config.User | tr -d '\0')"
+workingdir="$(image_field Config.WorkingDir | tr -d '\0')"
+mapfile -d '' -t image_env < <(image_field Config.Env)
+mapfile -d '' -t command < <(image_field Config.Entrypoint; image_field Config.Cmd)
+mapfile -d '' -t healthcheck < <(image_field HealthCheck.Test)
+[ "${healthcheck[0]:-}" = CMD ] || fail "the image has no HEALTHCHECK (built without --format docker?)"
+chown -R "$user" "$workdir/models"
+mount --bind "$workdir/models" "$mountpoint/models" && mounted+=("$mountpoint/models")
+echo "user $user, entry point: ${command[*]}"
+
+run_in_image() { # run_in_image VAR=value... -- command...
+    local env_overrides=()
+    while [ "$1" != "--" ]; do env_overrides+=("$1"); shift; done
+    shift
+    env -i "${image_env[@]}" TINI_SUBREAPER=1 "${env_overrides[@]}" \
+        chroot --userspec="$user" "$mountpoint" /usr/bin/env --chdir="$workingdir" "$@"
+}
+
+say "the entry point refuses an open port without API_KEY"
+set +e
+refusal="$(run_in_image HOST=0.0.0.0 -- "${command[@]}" 2>&1)"
+status=$?
+set -e
+echo "$refusal" | head -3
+if [ "$status" != 78 ] || ! grep -q "API_KEY is not set" <<<"$refusal"; then
+    fail "expected exit 78 and an API_KEY message, got $status"
+fi
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+url="http://127.0.0.1:$port"
+say "serving $TEST_MODEL on $url as uid $user"
+run_in_image HOST=127.0.0.1 PORT="$port" API_KEY="$API_KEY_FOR_TEST" \
+    MODEL_PATH=/models/tiny.gguf N_THREADS=2 -- "${command[@]}" >"$workdir/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 600); do
+    curl -sf "$url/api/health" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$workdir/server.log"; fail "the server exited"; }
+    sleep 0.2
+done
+echo "GET /api/health: $(curl -sS "$url/api/health")"
+grep -o 'loaded CPU backend from [^ ]*' "$workdir/server.log" ||
+    echo "(llama.cpp did not log which CPU backend it loaded)"
+run_in_image PORT="$port" -- "${healthcheck[@]:1}" || fail "the image's HEALTHCHECK command failed"
+echo "the image's HEALTHCHECK command passes"
+curl -sf "$url/" | grep -qi '<!doctype html>' || fail "GET / did not serve the web app"
+echo "GET / serves the web app"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/v1/models")" = 401 ] ||
+    fail "GET /v1/models without the key was not refused"
+echo "GET /v1/models without the key: 401"
+
+say "one streamed reply (curl -N)"
+curl -sSN --max-time 60 "$url/v1/chat/completions" \
+    -H "Authorization: Bearer $API_KEY_FOR_TEST" -H 'Content-Type: application/json' \
+    -d '{"messages":[{"role":"user","content":"Hello"}],"stream":true,"temperature":0,"max_tokens":24}' \
+    >"$workdir/reply.txt"
+frames=$(grep -c '^data: ' "$workdir/reply.txt" || true)
+last="$(grep '^data: ' "$workdir/reply.txt" | tail -1)"
+head -c 300 "$workdir/reply.txt"
+echo "..."
+echo "$frames data: frames, last one: $last"
+if [ "$frames" -lt 5 ] || [ "$last" != "data: [DONE]" ]; then fail "the stream is incomplete"; fi
+
+say "SIGTERM"
+stop_started=$(date +%s%N)
+kill -TERM "$server_pid"
+for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$server_pid" 2>/dev/null && fail "still running 10 s after SIGTERM"
+wait "$server_pid" && exit_status=0 || exit_status=$?
+server_pid=""
+echo "stopped in $((($(date +%s%N) - stop_started) / 1000000)) ms, exit status $exit_status"
+tail -3 "$workdir/server.log"
+
+say "container smoke test passed: $IMAGE_TAG, $((image_bytes / 1000000)) MB"
