@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
+# Settings from .env (see .env.example) reach the server and the scripts as environment.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
+endif
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
