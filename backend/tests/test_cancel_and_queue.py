@@ -120,11 +120,11 @@ def test_cancel_during_prefill_aborts_the_decode(
     server = live_server(smollm2_model, parallel=1, n_ctx=8192, n_batch=8192, n_ubatch=512)
     model = server.model
     assert model.prompt is not None and model.engine is not None
-    long_prompt = model.prompt.tokens([Message("user", "lorem ipsum dolor sit amet " * 1100)])
+    long_prompt = model.prompt.tokens([Message("user", "lorem ipsum dolor sit amet " * 650)])
     handle = model.engine.submit(GenerationRequest("prefill", tuple(long_prompt), 8, GREEDY))
     while not isinstance(handle.next_event(10), Started):
         pass
-    time.sleep(0.3)  # well inside a prefill of ~6,000 tokens (seconds on these CPUs)
+    time.sleep(0.3)  # well inside a prefill of ~6,500 tokens (seconds on these CPUs)
     handle.cancel()
     finished = handle.next_event(30)
     assert isinstance(finished, Finished)
