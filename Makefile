@@ -25,9 +25,9 @@ FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
 	test-frontend test-e2e bench docker container-test clean
 
 help: ## Show this list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: setup model ## Set everything up (first time) and serve the chat on http://$(HOST):$(PORT)
+run: setup model ## Set everything up (first time) and serve the chat (HOST, PORT: 127.0.0.1:8000)
 	exec $(PY) -m pocketchat
 
 dev: setup model ## Backend plus Vite's dev server with hot reload (http://127.0.0.1:5173)
@@ -35,9 +35,9 @@ dev: setup model ## Backend plus Vite's dev server with hot reload (http://127.0
 
 setup: backend frontend ## Virtual environment, llama-cpp-python for this CPU, backend, web app
 
-backend: $(STAMPS)/backend
+backend: $(STAMPS)/backend ## Virtual environment, llama-cpp-python for this CPU and the backend
 
-frontend: frontend/dist/index.html
+frontend: frontend/dist/index.html ## Build the web app (npm ci + vite build) when its sources changed
 
 model: backend ## Make sure a model is present (downloads the default, falls back offline)
 	@if [ -n "$$MODEL_PATH" ]; then echo "Using MODEL_PATH=$$MODEL_PATH"; \
