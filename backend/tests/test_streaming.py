@@ -73,3 +73,24 @@ def test_stop_string_ends_the_reply_and_is_not_streamed(server: LiveServer) -> N
     assert text == reference[: reference.index(stop)]
     finish = [f for f in frames if isinstance(f, dict) and f["choices"]][-1]
     assert finish["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_new_conversation_does_not_evict_another_conversations_cache(
+    live_server: Callable[..., LiveServer], tiny_model: Path
+) -> None:
+    server = live_server(tiny_model, parallel=2)
+    system = {"role": "system", "content": "You are a helpful assistant."}
+    first = chat_body(max_tokens=8)
+    first["messages"] = [system, {"role": "user", "content": "First conversation " * 40}]
+    reply = content_of(stream_chat(server.url, first))
+    other = chat_body(max_tokens=8)
+    other["messages"] = [system, {"role": "user", "content": "A different one " * 40}]
+    stream_chat(server.url, other)  # shares only the system prompt with the first
+    follow = chat_body(max_tokens=4)
+    follow["messages"] = [
+        *first["messages"],
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": "More?"},
+    ]
+    usage = final_usage(stream_chat(server.url, follow))["usage"]
+    assert usage["prompt_tokens_details"]["cached_tokens"] > 100

@@ -187,7 +187,7 @@ class Engine:
                 break
             handle = self._waiting.popleft()
             prompt = handle.request.prompt_tokens
-            slot = max(free, key=lambda s: (common_prefix_length(s.cached, prompt), -s.last_used))
+            slot = _pick_slot(free, prompt)
             # At least the last prompt token is decoded again: its logits give the first token.
             reused = min(common_prefix_length(slot.cached, prompt), len(prompt) - 1)
             self.context.forget(slot.seq, reused)
@@ -326,6 +326,20 @@ class Engine:
             )
         )
         slot.release()
+
+
+def _pick_slot(free: list[Slot], prompt: tuple[int, ...]) -> Slot:
+    """A returning conversation gets the slot with its cache; a new one the slot it costs least.
+
+    Sharing only a system prompt does not make a request the owner of another conversation's
+    cache: it takes an empty or the least recently used slot instead, so the other
+    conversation's next turn still finds its tokens.
+    """
+    scored = [(common_prefix_length(slot.cached, prompt), slot) for slot in free]
+    shared, best = max(scored, key=lambda pair: (pair[0], -pair[1].last_used))
+    if shared > 0 and shared * 2 >= len(best.cached):
+        return best
+    return min(scored, key=lambda pair: (len(pair[1].cached) - pair[0], pair[1].last_used))[1]
 
 
 def _ms(seconds: float) -> float:
