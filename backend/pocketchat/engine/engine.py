@@ -84,6 +84,8 @@ class Engine:
         self._waiting: collections.deque[Handle] = collections.deque()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        # Requests in the decode under way, and those of them reading their prompt.
+        self._in_batch: set[Handle] = set()
         self._prefilling_in_batch: set[Handle] = set()
         self._stopping = False
         self.aborted_decodes = 0
@@ -139,10 +141,16 @@ class Engine:
                 self._waiting.remove(handle)
                 handle.emit(_cancelled_before_start(handle))
                 self._announce_positions()
-            elif handle in self._prefilling_in_batch:
-                # A long prefill would otherwise run to the end of its chunk (seconds).
+            elif self._abort_worthwhile():
                 self.context.request_abort()
             self._wake.notify()
+
+    def _abort_worthwhile(self) -> bool:
+        """Abort the decode under way when a cancelled request is reading its prompt (a chunk
+        can take seconds), or when every request in it is cancelled (nobody loses work)."""
+        if any(h.cancelled for h in self._prefilling_in_batch):
+            return True
+        return bool(self._in_batch) and all(h.cancelled for h in self._in_batch)
 
     # ---- the worker ----
 
@@ -242,13 +250,15 @@ class Engine:
             return
         with self._lock:
             self.context.clear_abort()
+            self._in_batch = {e.slot.handle for e in entries if e.slot.handle is not None}
             self._prefilling_in_batch = {
                 e.slot.handle for e in entries if e.is_prefill and e.slot.handle is not None
             }
-            if self._stopping or any(h.cancelled for h in self._prefilling_in_batch):
+            if self._stopping or self._abort_worthwhile():
                 self.context.request_abort()
         status = self.context.decode(self._batch)
         with self._lock:
+            self._in_batch = set()
             self._prefilling_in_batch = set()
         if status != DECODE_OK:
             self._undo(entries, status)
