@@ -91,11 +91,12 @@ RUN mkdir -p /models \
 
 # ---------------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime
-ENV DEBIAN_FRONTEND=noninteractive
+ARG DEBIAN_FRONTEND=noninteractive
 # libgomp1: llama.cpp's threads (OpenMP); tini: PID 1 that forwards SIGTERM and reaps children.
+# (Debian's official images keep no apt caches; a base from debootstrap does, hence *.bin.)
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 tini \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb
 # A fixed numeric uid, so that orchestrators can check "runs as non-root" and a bind-mounted
 # models directory can be chowned to it.
 # Its home is writable for the caches of pip and huggingface-hub when a model is downloaded.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import shutil
@@ -18,20 +19,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_bandwidth import decode_ceiling_tps, measure
+from bench_bandwidth import measure
 from bench_chart import render_chart
-from bench_product import Workload, many_slots, one_slot
-from bench_report import (
-    MB,
-    kv_bytes_per_token,
-    render_markdown,
-    summarize,
-    targets,
-)
+from bench_product import FOLLOW_UP, QUESTION, STORY, Prompts, Workload, many_slots, one_slot
+from bench_raw import fit_words
+from bench_report import MB, render_markdown, targets
+from bench_summary import prefill_cases, summarize_all
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "models/test/qwen2.5-0.5b-shape-q4_k_m.gguf"
@@ -39,9 +37,8 @@ DEFAULT_MODEL = REPO_ROOT / "models/test/qwen2.5-0.5b-shape-q4_k_m.gguf"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--model", type=Path, default=Path(os.environ.get("MODEL_PATH") or DEFAULT_MODEL)
-    )
+    default_model = Path(os.environ.get("MODEL_PATH") or DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, default=default_model, help="a GGUF file")
     parser.add_argument(
         "--threads",
         type=int,
@@ -56,128 +53,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def workload(args: argparse.Namespace) -> Workload:
+    prompts = Prompts(
+        question=fit_words(args.model, QUESTION, 50),
+        follow_up=fit_words(args.model, FOLLOW_UP, 16),
+        story=fit_words(args.model, STORY, 32),
+    )
     if args.quick:
-        return Workload(args.reps or 1, 4, 8, 4, 64, (1, 2))
-    return Workload(args.reps or 3, 16, 128, 64, 256, (1, 2, 4, 8))
+        return Workload(args.reps or 1, 4, 8, 4, 64, (1, 2), prompts)
+    return Workload(args.reps or 3, 16, 128, 64, 200, (1, 2, 4, 8), prompts)
 
 
 def run_raw(args: argparse.Namespace, work: Workload, cases: list[list[int]]) -> dict[str, Any]:
-    command = [
-        sys.executable,
-        str(Path(__file__).with_name("bench_raw.py")),
-        "--model",
-        str(args.model),
-        "--threads",
-        str(args.threads),
-        "--n-ctx",
-        str(args.n_ctx),
-        "--n-batch",
-        os.environ.get("N_BATCH", "512"),
-        "--n-ubatch",
-        os.environ.get("N_UBATCH", "512"),
-        "--reps",
-        str(work.reps),
-        "--prefill-cases",
-        json.dumps(cases),
-        "--decode-tokens",
-        str(work.decode_tokens),
-        "--batch-tokens",
-        str(work.batch_tokens),
-        "--batch-sizes",
-        ",".join(str(n) for n in work.concurrency),
-    ]
+    options = {
+        "--model": args.model,
+        "--threads": args.threads,
+        "--n-ctx": args.n_ctx,
+        "--n-batch": os.environ.get("N_BATCH", "512"),
+        "--n-ubatch": os.environ.get("N_UBATCH", "512"),
+        "--reps": work.reps,
+        "--prefill-cases": json.dumps(cases),
+        "--decode-tokens": work.decode_tokens,
+        "--batch-tokens": work.batch_tokens,
+        "--batch-sizes": ",".join(str(n) for n in work.concurrency),
+    }
+    command = [sys.executable, str(Path(__file__).with_name("bench_raw.py"))]
+    command += [str(part) for option in options.items() for part in option]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"raw llama.cpp run failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def prefill_cases(one: dict[str, Any], prefill_tokens: int) -> dict[str, list[int]]:
-    """[cached, new] token counts the raw side must prefill to match the product's requests.
+class OtherLoad:
+    """CPU the rest of the machine used during a phase, in cores: that phase's noise.
 
-    Follow-up ideal: everything up to the cold reply's last decoded token is already cached
-    (the last sampled token was never decoded), so only the rest is new.
+    System busy time minus this process and its waited-for children (the servers and the raw
+    run), so it must be read when no child is running.
     """
 
-    def mid(values: list[int]) -> int:
-        return sorted(values)[len(values) // 2]
+    def __init__(self) -> None:
+        self._start = self._sample()
 
-    cold_prompt = mid([r["usage"]["prompt_tokens"] for r in one["cold"]])
-    cold_reply = mid([r["usage"]["completion_tokens"] for r in one["cold"]])
-    follow_prompt = mid([r["usage"]["prompt_tokens"] for r in one["followup"]])
-    new = max(1, follow_prompt - cold_prompt - cold_reply + 1)
-    return {
-        "prefill": [0, prefill_tokens],
-        "cold": [0, cold_prompt],
-        "followup": [follow_prompt - new, new],
-    }
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        system = psutil.cpu_times()
+        idle = system.idle + getattr(system, "iowait", 0.0)
+        # Linux counts guest time inside user time as well.
+        guest = getattr(system, "guest", 0.0) + getattr(system, "guest_nice", 0.0)
+        own = os.times()
+        ours = own.user + own.system + own.children_user + own.children_system
+        return time.perf_counter(), sum(system) - guest - idle, ours
 
-
-def summarize_all(
-    raw: dict[str, Any],
-    one: dict[str, Any],
-    many: dict[str, Any],
-    bandwidth: dict[str, float],
-    cases: dict[str, list[int]],
-) -> dict[str, Any]:
-    model = raw["model"]
-    prefill = {(p["past"], p["new"]): p["seconds"] for p in raw["prefill"]}
-    bytes_per_token = model["weights_bytes"]
-    best_bandwidth = max(bandwidth.values())
-    s: dict[str, Any] = {
-        "model_mb": bytes_per_token / MB,
-        "bandwidth_gbs": best_bandwidth / 1e9,
-        "ceiling_tps": decode_ceiling_tps(best_bandwidth, bytes_per_token),
-        "kv_bytes_per_token": kv_bytes_per_token(
-            model["n_layer"], model["n_head_kv"], model["head_dim"]
-        ),
-        "parallel": many.get("parallel"),
-        "prefill_tokens": cases["prefill"][1],
-        "cold_prompt_tokens": cases["cold"][1],
-        "followup_past_tokens": cases["followup"][0],
-        "followup_new_tokens": cases["followup"][1],
-        "raw_load_s": summarize(raw["load_s"]),
-        "raw_prefill_tps": summarize(
-            cases["prefill"][1] / t for t in prefill[tuple(cases["prefill"])]
-        ),
-        "raw_cold_prefill_ms": summarize(t * 1000 for t in prefill[tuple(cases["cold"])]),
-        "raw_followup_prefill_ms": summarize(t * 1000 for t in prefill[tuple(cases["followup"])]),
-        "raw_decode_tps": summarize(raw["decode_tps"]),
-        "raw_batched_tps": {n: summarize(v) for n, v in raw["batched_tps"].items()},
-        "raw_peak_rss_mb": summarize([raw["peak_rss_single_bytes"] / MB]),
-        "raw_peak_rss_all_mb": summarize([raw["peak_rss_bytes"] / MB]),
-    }
-    if one:
-        s |= {
-            "startup_s": summarize(one["startup_s"]),
-            "cold_ttft_ms": summarize(r["ttft_ms"] for r in one["cold"]),
-            "followup_ttft_ms": summarize(r["ttft_ms"] for r in one["followup"]),
-            "followup_processed_tokens": summarize(
-                r["timings"].get("prompt_tokens_processed") for r in one["followup"]
-            ),
-            "decode_tps": summarize(r["decode_tps"] for r in one["decode"]),
-            "decode_server_tps": summarize(
-                r["timings"].get("decode_tokens_per_second") for r in one["decode"]
-            ),
-            "decode_default_sampling_tps": summarize(
-                r["decode_tps"] for r in one["decode_default_sampling"]
-            ),
-            "disconnect_ms": summarize(d["ms"] for d in one["disconnect"]),
-            "disconnect_queued_ms": summarize(d["next_queued_ms"] for d in one["disconnect"]),
-            "rss_p1_mb": summarize([one["peak_rss_bytes"] / MB]),
-        }
-    if many:
-        levels = many["levels"]
-        s |= {
-            "aggregate_tps": {
-                n: summarize(r["aggregate_tps"] for r in runs) for n, runs in levels.items()
-            },
-            "min_stream_tps": {
-                n: summarize(r["min_stream_tps"] for r in runs) for n, runs in levels.items()
-            },
-            "rss_p8_mb": summarize([many["peak_rss_bytes"] / MB]),
-        }
-    return s
+    def cores(self) -> float:
+        (wall0, busy0, ours0), (wall1, busy1, ours1) = self._start, self._sample()
+        return round(max(0.0, (busy1 - busy0 - (ours1 - ours0)) / (wall1 - wall0)), 3)
 
 
 def machine() -> str:
@@ -196,50 +125,64 @@ def machine() -> str:
     )
 
 
-def log(message: str, started: float) -> None:
-    print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    work = workload(args)
-    if not args.model.is_file():
-        print(f"no model at {args.model} (make the test model or pass --model)", file=sys.stderr)
-        return 2
-    # SIGTERM unwinds like Ctrl-C, so the `with Server` blocks stop the servers they started.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    started = time.perf_counter()
-    stamp = dt.datetime.now().astimezone()
-    # Other work on the machine skews everything (llama.cpp's threads spin on barriers): say so.
-    busy = {"cpu_percent": psutil.cpu_percent(interval=1.0), "load_1min": psutil.getloadavg()[0]}
+def measure_all(
+    args: argparse.Namespace, work: Workload, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Every phase in turn, each with the CPU the rest of the machine took meanwhile."""
     server_env = {
         "MODEL_PATH": str(args.model.resolve()),
         "N_THREADS": str(args.threads),
         "N_CTX": str(args.n_ctx),
     }
-    errors: list[str] = []
-    log(f"memory bandwidth ({args.threads} threads)", started)
-    bandwidth = measure((32 if args.quick else 256) << 20, args.threads, work.reps)
-    one: dict[str, Any] = {}
-    many: dict[str, Any] = {}
+    found: dict[str, Any] = {"one": {}, "many": {}, "errors": [], "other_load_cores": {}}
+    log(f"memory bandwidth ({args.threads} threads)")
+    load = OtherLoad()
+    found["bandwidth"] = measure((32 if args.quick else 256) << 20, args.threads, work.reps)
+    found["other_load_cores"]["bandwidth"] = load.cores()
     log_dir = args.out_dir / "logs"
     try:
-        log("pocketchat, PARALLEL=1: start-up, TTFT, decode, disconnect, RSS", started)
-        one = one_slot(server_env, work, log_dir)
-        log(f"pocketchat, PARALLEL={max(work.concurrency)}: concurrent streams, RSS", started)
-        many = many_slots(server_env, work, log_dir)
+        log("pocketchat, PARALLEL=1: start-up, TTFT, decode, disconnect, RSS")
+        load = OtherLoad()
+        found["one"] = one_slot(server_env, work, log_dir)
+        found["other_load_cores"]["pocketchat_parallel_1"] = load.cores()
+        log(f"pocketchat, PARALLEL={max(work.concurrency)}: concurrent streams, RSS")
+        load = OtherLoad()
+        found["many"] = many_slots(server_env, work, log_dir)
+        found["other_load_cores"]["pocketchat_parallel_n"] = load.cores()
     except Exception as error:  # the report still shows what was measured
-        errors.append(f"product: {error}")
-        print(f"bench: product measurement failed: {error}", file=sys.stderr)
-    cases = (
-        prefill_cases(one, 64 if args.quick else 512)
-        if one
-        else {"prefill": [0, 64 if args.quick else 512], "cold": [0, 64], "followup": [80, 16]}
-    )
-    log("raw llama.cpp (subprocess)", started)
-    unique_cases = sorted({tuple(case) for case in cases.values()})
-    raw = run_raw(args, work, [list(case) for case in unique_cases])
-    summary = summarize_all(raw, one, many, bandwidth, cases)
+        found["errors"].append(f"pocketchat: {error}")
+        print(f"bench: pocketchat measurement failed: {error}", file=sys.stderr)
+    prefill = 64 if args.quick else 512
+    fallback = {"prefill": [0, prefill], "cold": [0, 64], "followup": [80, 16]}
+    found["cases"] = prefill_cases(found["one"], prefill) if found["one"] else fallback
+    log("raw llama.cpp (subprocess)")
+    load = OtherLoad()
+    unique_cases = sorted({tuple(case) for case in found["cases"].values()})
+    found["raw"] = run_raw(args, work, [list(case) for case in unique_cases])
+    found["other_load_cores"]["raw"] = load.cores()
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.model.is_file():
+        print(f"no model at {args.model} (make the test model or pass --model)", file=sys.stderr)
+        return 2
+    # SIGTERM unwinds like Ctrl-C, so the `with Server` blocks stop the servers they started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    started = time.perf_counter()
+    stamp = dt.datetime.now().astimezone()
+
+    def log(message: str) -> None:
+        elapsed = time.perf_counter() - started
+        print(f"[{elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    busy = {"cpu_percent": psutil.cpu_percent(interval=1.0), "load_1min": psutil.getloadavg()[0]}
+    work = workload(args)
+    found = measure_all(args, work, log)
+    raw = found["raw"]
+    summary = summarize_all(raw, found["one"], found["many"], found["bandwidth"], found["cases"])
     checks = targets(summary, args.n_ctx)
     result = {
         "meta": {
@@ -253,23 +196,25 @@ def main(argv: list[str] | None = None) -> int:
             f"raw batched kv_unified={raw['batched_kv_unified']}, "
             f"llama-cpp-python {raw['llama_cpp_python']}",
             "busy_before": busy,
+            "other_load_cores": found["other_load_cores"],
+            "prompts": work.prompts.__dict__,
             "reps": work.reps,
             "quick": args.quick,
             "seconds": round(time.perf_counter() - started, 1),
-            "errors": errors,
+            "errors": found["errors"],
         },
         "summary": summary,
         "targets": [check.as_dict() for check in checks],
-        "bandwidth_bytes_per_s": bandwidth,
+        "bandwidth_bytes_per_s": found["bandwidth"],
         "raw": raw,
-        "product": {"one_slot": one, "many_slots": many},
+        "product": {"one_slot": found["one"], "many_slots": found["many"]},
     }
     write_outputs(result, args.out_dir, stamp)
     print(render_markdown(result))
     for check in checks:
         print(check.line())
     print(f"bench: {result['meta']['seconds']} s; results in {args.out_dir}/latest.*")
-    return 1 if errors else 0
+    return 1 if found["errors"] else 0
 
 
 def write_outputs(result: dict[str, Any], out_dir: Path, stamp: dt.datetime) -> None:
@@ -278,8 +223,10 @@ def write_outputs(result: dict[str, Any], out_dir: Path, stamp: dt.datetime) -> 
     dated.write_text(json.dumps(result, indent=1, default=str) + "\n")
     shutil.copyfile(dated, out_dir / "latest.json")
     (out_dir / "latest.md").write_text(render_markdown(result))
-    title = f"{result['meta']['model']}\n{result['meta']['machine'].split(' cores')[0]} cores"
-    render_chart(result["summary"], out_dir / "latest.png", title)
+    cpu = result["meta"]["machine"].split(" cores")[0]
+    render_chart(
+        result["summary"], out_dir / "latest.png", f"{result['meta']['model']}\n{cpu} cores"
+    )
 
 
 if __name__ == "__main__":

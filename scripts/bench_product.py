@@ -11,13 +11,28 @@ from typing import Any
 
 from bench_http import Server, StreamResult, chat_body, concurrent_streams, stream_chat
 
+# Long enough for 50 tokens of any tokenizer; bench.py cuts them to size in the model's tokens.
 QUESTION = (
-    "I am planning a small vegetable garden on a sunny balcony in a city with cold winters. "
-    "Which vegetables grow well in pots, how deep should the pots be, and how often should I "
-    "water them in summer?"
+    "I am planning a small vegetable garden on a sunny balcony in a city with cold winters and "
+    "hot, dry summers. Which vegetables and herbs grow well in pots, how deep and how wide "
+    "should the pots be, which soil should I buy, how often should I water them in July, and "
+    "what should I do with the plants when the first frost comes in October or November?"
 )
-FOLLOW_UP = "Thanks. And which of them can I sow first?"
-DECODE_PROMPT = "Write a long story about a lighthouse keeper and a lost ship."
+FOLLOW_UP = "Thanks a lot. And which of them can I sow first, and when exactly should I start?"
+STORY = (
+    "Write a long story about an old lighthouse keeper on a rocky island who, one stormy "
+    "night, sees the lights of a ship that vanished forty years ago, and about what he finds "
+    "when the sea calms down the next morning."
+)
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """User messages sized in the served model's tokens (see bench_raw.fit_words)."""
+
+    question: str  # a cold question, ~50 tokens
+    follow_up: str  # a short new turn, ~16 tokens
+    story: str  # the prompt of every decode measurement, ~32 tokens
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,7 @@ class Workload:
     batch_tokens: int
     long_tokens: int
     concurrency: tuple[int, ...]
+    prompts: Prompts
 
 
 def conversation(question: str) -> list[dict[str, str]]:
@@ -70,40 +86,30 @@ def one_slot(base: dict[str, str], work: Workload, log_dir: Path) -> dict[str, A
     server, seconds = start_server(base, 1, log_dir)
     startups.append(seconds)
     with server:
+        port, prompts = server.port, work.prompts
         out: dict[str, Any] = {"startup_s": startups, "info": server.get_json("/api/info")}
-        _check(stream_chat(server.port, chat_body(conversation(QUESTION), 8)), "warm-up")
+        _check(stream_chat(port, chat_body(conversation(prompts.question), 8)), "warm-up")
         out["cold"], out["followup"] = [], []
         for _ in range(work.reps):
-            messages = conversation(QUESTION)
-            cold = _check(
-                stream_chat(server.port, chat_body(messages, work.ttft_max_tokens)), "cold question"
-            )
+            messages = conversation(prompts.question)
+            cold = _check(stream_chat(port, chat_body(messages, work.ttft_max_tokens)), "cold")
             messages += [
                 {"role": "assistant", "content": cold.text},
-                {"role": "user", "content": FOLLOW_UP},
+                {"role": "user", "content": prompts.follow_up},
             ]
-            follow = _check(
-                stream_chat(server.port, chat_body(messages, work.ttft_max_tokens)), "follow-up"
-            )
+            follow = _check(stream_chat(port, chat_body(messages, work.ttft_max_tokens)), "follow")
             out["cold"].append(_record(cold))
             out["followup"].append(_record(follow))
+        story = chat_body(conversation(prompts.story), work.decode_tokens)
         out["decode"] = [
-            _record(
-                _check(
-                    stream_chat(
-                        server.port, chat_body(conversation(DECODE_PROMPT), work.decode_tokens)
-                    ),
-                    "decode",
-                )
-            )
-            for _ in range(work.reps)
+            _record(_check(stream_chat(port, story), "decode")) for _ in range(work.reps)
         ]
-        default_sampling = chat_body(conversation(DECODE_PROMPT), work.decode_tokens)
+        default_sampling = chat_body(conversation(prompts.story), work.batch_tokens)
         del default_sampling["repeat_penalty"]
         out["decode_default_sampling"] = [
-            _record(_check(stream_chat(server.port, default_sampling), "default sampling"))
+            _record(_check(stream_chat(port, default_sampling), "default sampling"))
         ]
-        out["disconnect"] = [_disconnect(server.port, work) for _ in range(work.reps)]
+        out["disconnect"] = [_disconnect(port, work) for _ in range(work.reps)]
         out["peak_rss_bytes"] = server.peak_rss()
     return out
 
@@ -115,11 +121,11 @@ def _disconnect(port: int, work: Workload) -> dict[str, Any]:
     is how long the abandoned reply kept the slot plus the HTTP overhead of the next request.
     """
     long_reply = stream_chat(
-        port, chat_body(conversation(DECODE_PROMPT), work.long_tokens), close_after_deltas=3
+        port, chat_body(conversation(work.prompts.story), work.long_tokens), close_after_deltas=3
     )
     if long_reply.closed_at is None:
         raise RuntimeError(f"the long reply ended before it could be cut: {long_reply.error!r}")
-    nxt = _check(stream_chat(port, chat_body(conversation("Say hello."), 2)), "after disconnect")
+    nxt = _check(stream_chat(port, chat_body(conversation("Hello!"), 2)), "after disconnect")
     assert nxt.first_delta_at is not None
     prompt_ms = float(nxt.timings.get("prompt_ms", 0.0))
     return {
@@ -136,13 +142,14 @@ def many_slots(base: dict[str, str], work: Workload, log_dir: Path) -> dict[str,
     server, startup = start_server(base, parallel, log_dir)
     with server:
         out: dict[str, Any] = {"parallel": parallel, "startup_s": [startup], "levels": {}}
-        _check(stream_chat(server.port, chat_body(conversation(QUESTION), 8)), "warm-up")
+        _check(stream_chat(server.port, chat_body(conversation(work.prompts.story), 8)), "warm-up")
         for streams in work.concurrency:
             runs = []
             for _ in range(work.reps):
+                # Each conversation starts with its own nonce: no shared prefix to reuse.
                 bodies = [
-                    chat_body(conversation(f"{DECODE_PROMPT} Version {i}."), work.batch_tokens)
-                    for i in range(streams)
+                    chat_body(conversation(work.prompts.story), work.batch_tokens)
+                    for _ in range(streams)
                 ]
                 results = [
                     _check(r, f"{streams} streams") for r in concurrent_streams(server.port, bodies)

@@ -157,6 +157,36 @@ class Runner:
         return n_seq * new_tokens / (time.perf_counter() - started)
 
 
+def fit_words(model_path: Path, text: str, max_tokens: int) -> str:
+    """The longest run of whole words from `text` (repeated as needed) within `max_tokens`.
+
+    Sizes the bench's prompts in tokens of the model at hand: the random-weight test model's
+    tokenizer has few merges and needs about 3x the tokens of real Qwen for the same text.
+    """
+    llama.llama_backend_init()
+    params = llama.llama_model_default_params()
+    params.vocab_only = True
+    model = llama.llama_model_load_from_file(str(model_path).encode(), params)
+    if not model:
+        raise SystemExit(f"llama.cpp could not read the vocabulary of {model_path}")
+    vocab = llama.llama_model_get_vocab(model)
+
+    def count(candidate: str) -> int:
+        data = candidate.encode()
+        tokens = (llama.llama_token * (len(data) + 8))()
+        return int(llama.llama_tokenize(vocab, data, len(data), tokens, len(tokens), False, False))
+
+    words = text.split()
+    fitted = words[0]
+    for index in range(1, 100 * len(words)):
+        candidate = f"{fitted} {words[index % len(words)]}"
+        if count(candidate) > max_tokens:
+            break
+        fitted = candidate
+    llama.llama_model_free(model)
+    return fitted
+
+
 def run(args: argparse.Namespace) -> dict[str, object]:
     results: dict[str, object] = {"llama_cpp_python": llama_cpp.__version__}
     load_seconds = []

