@@ -20,7 +20,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import psutil
@@ -29,7 +32,7 @@ from bench_chart import render_chart
 from bench_product import FOLLOW_UP, QUESTION, STORY, Prompts, Workload, many_slots, one_slot
 from bench_raw import fit_words
 from bench_report import MB, render_markdown, targets
-from bench_summary import prefill_cases, summarize_all
+from bench_summary import merge_rounds, prefill_cases, summarize_all
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "models/test/qwen2.5-0.5b-shape-q4_k_m.gguf"
@@ -128,38 +131,65 @@ def machine() -> str:
 def measure_all(
     args: argparse.Namespace, work: Workload, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    """Every phase in turn, each with the CPU the rest of the machine took meanwhile."""
+    """Bandwidth, then `reps` rounds of product and raw, each phase with the CPU the rest of the
+    machine took meanwhile.
+
+    Rounds interleave the two sides: this machine's speed drifts by a quarter over minutes, and
+    measuring all of one side and then all of the other turned that drift into their ratio.
+    """
     server_env = {
         "MODEL_PATH": str(args.model.resolve()),
         "N_THREADS": str(args.threads),
         "N_CTX": str(args.n_ctx),
     }
-    found: dict[str, Any] = {"one": {}, "many": {}, "errors": [], "other_load_cores": {}}
+    found: dict[str, Any] = {"errors": []}
+    loads: dict[str, list[float]] = {}
+
+    def phase(name: str, measure_phase: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        load = OtherLoad()
+        result = measure_phase()
+        loads.setdefault(name, []).append(load.cores())
+        return result
+
     log(f"memory bandwidth ({args.threads} threads)")
-    load = OtherLoad()
-    found["bandwidth"] = measure((32 if args.quick else 256) << 20, args.threads, work.reps)
-    found["other_load_cores"]["bandwidth"] = load.cores()
+    found["bandwidth"] = phase(
+        "bandwidth", lambda: measure((32 if args.quick else 256) << 20, args.threads, work.reps)
+    )
     log_dir = args.out_dir / "logs"
-    try:
-        log("pocketchat, PARALLEL=1: start-up, TTFT, decode, disconnect, RSS")
-        load = OtherLoad()
-        found["one"] = one_slot(server_env, work, log_dir)
-        found["other_load_cores"]["pocketchat_parallel_1"] = load.cores()
-        log(f"pocketchat, PARALLEL={max(work.concurrency)}: concurrent streams, RSS")
-        load = OtherLoad()
-        found["many"] = many_slots(server_env, work, log_dir)
-        found["other_load_cores"]["pocketchat_parallel_n"] = load.cores()
-    except Exception as error:  # the report still shows what was measured
-        found["errors"].append(f"pocketchat: {error}")
-        print(f"bench: pocketchat measurement failed: {error}", file=sys.stderr)
-    prefill = 64 if args.quick else 512
-    fallback = {"prefill": [0, prefill], "cold": [0, 64], "followup": [80, 16]}
-    found["cases"] = prefill_cases(found["one"], prefill) if found["one"] else fallback
-    log("raw llama.cpp (subprocess)")
-    load = OtherLoad()
-    unique_cases = sorted({tuple(case) for case in found["cases"].values()})
-    found["raw"] = run_raw(args, work, [list(case) for case in unique_cases])
-    found["other_load_cores"]["raw"] = load.cores()
+    one_round = replace(work, reps=1)
+    ones: list[dict[str, Any]] = []
+    manys: list[dict[str, Any]] = []
+    raws: list[dict[str, Any]] = []
+    cases: dict[str, list[int]] | None = None
+    parallel = max(work.concurrency)
+    for number in range(1, work.reps + 1):
+        try:
+            log(f"round {number}/{work.reps}: pocketchat, PARALLEL=1 (TTFT, decode, disconnect)")
+            ones.append(
+                phase("pocketchat_parallel_1", partial(one_slot, server_env, one_round, log_dir))
+            )
+            log(f"round {number}/{work.reps}: pocketchat, PARALLEL={parallel} (concurrent streams)")
+            manys.append(
+                phase("pocketchat_parallel_n", partial(many_slots, server_env, one_round, log_dir))
+            )
+        except Exception as error:  # the report still shows what was measured
+            found["errors"].append(f"pocketchat: {error}")
+            print(f"bench: pocketchat measurement failed: {error}", file=sys.stderr)
+        if cases is None:
+            prefill = 64 if args.quick else 512
+            fallback = {"prefill": [0, prefill], "cold": [0, 64], "followup": [80, 16]}
+            cases = prefill_cases(ones[0], prefill) if ones else fallback
+        log(f"round {number}/{work.reps}: raw llama.cpp (subprocess)")
+        unique_cases = [list(case) for case in sorted({tuple(c) for c in cases.values()})]
+        raws.append(phase("raw", partial(run_raw, args, one_round, unique_cases)))
+    assert cases is not None
+    found |= {
+        "one": merge_rounds(ones),
+        "many": merge_rounds(manys),
+        "raw": merge_rounds(raws),
+        "cases": cases,
+        "other_load_cores": {name: round(mean(v), 3) for name, v in loads.items()},
+    }
     return found
 
 

@@ -207,9 +207,10 @@ def comparison_rows(s: dict[str, Any]) -> list[tuple[str, str | None, str | None
     ]  # fmt: skip
     levels = sorted({*s.get("raw_batched_tps", {}), *s.get("aggregate_tps", {})}, key=int)
     for n in levels:
-        rows.append((f"aggregate decode, {n} streams, tokens/s", f"raw_batched_tps.{n}",
+        streams = "1 stream" if n == "1" else f"{n} streams"
+        rows.append((f"aggregate decode, {streams}, tokens/s", f"raw_batched_tps.{n}",
                      f"aggregate_tps.{n}"))  # fmt: skip
-        rows.append((f"slowest of {n} streams, tokens/s", None, f"min_stream_tps.{n}"))
+        rows.append((f"slowest of {streams}, tokens/s", None, f"min_stream_tps.{n}"))
     return [
         *rows,
         ("disconnect → next request generating, ms", None, "disconnect_ms"),

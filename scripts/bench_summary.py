@@ -8,6 +8,34 @@ from bench_bandwidth import decode_ceiling_tps
 from bench_report import MB, kv_bytes_per_token, summarize
 
 
+def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One record from several rounds' records of the same shape: lists are joined (dicts of
+    lists too), peak RSS is the largest, anything else is the first round's. Raw prefill
+    entries are joined per [cached, new] case."""
+    merged: dict[str, Any] = {}
+    for record in rounds:
+        for key, value in record.items():
+            if key == "prefill":
+                by_case = {(p["past"], p["new"]): p for p in merged.setdefault(key, [])}
+                for entry in value:
+                    case = (entry["past"], entry["new"])
+                    if case in by_case:
+                        by_case[case]["seconds"] = by_case[case]["seconds"] + entry["seconds"]
+                    else:
+                        merged[key].append(dict(entry))
+            elif isinstance(value, list):
+                merged[key] = merged.get(key, []) + value
+            elif isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
+                joined = merged.setdefault(key, {})
+                for inner, items in value.items():
+                    joined[inner] = joined.get(inner, []) + items
+            elif key.startswith("peak_rss") and isinstance(value, int):
+                merged[key] = max(merged.get(key, 0), value)
+            else:
+                merged.setdefault(key, value)
+    return merged
+
+
 def _middle(values: list[int]) -> int:
     return sorted(values)[len(values) // 2]
 

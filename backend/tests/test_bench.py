@@ -26,7 +26,7 @@ from bench_report import (
     summarize,
     targets,
 )
-from bench_summary import ideal_followup_tokens, prefill_cases
+from bench_summary import ideal_followup_tokens, merge_rounds, prefill_cases
 
 
 @pytest.mark.parametrize(
@@ -194,6 +194,25 @@ def test_prefill_cases_follow_what_the_product_really_prefilled():
         {"prefill": [0, 512], "cold": [0, 60], "followup": [60, 36]},
         21,
     )
+
+
+def test_rounds_merge_into_one_record_of_every_repetition():
+    def raw_round(seconds: float, rss: int) -> dict[str, Any]:
+        return {
+            "model": {"n_layer": 24},
+            "load_s": [seconds],
+            "prefill": [{"past": 0, "new": 60, "seconds": [seconds]}],
+            "batched_tps": {"1": [seconds * 10], "4": [seconds * 20]},
+            "peak_rss_bytes": rss,
+        }
+
+    assert merge_rounds([raw_round(1.0, 500), raw_round(2.0, 700), raw_round(3.0, 600)]) == {
+        "model": {"n_layer": 24},
+        "load_s": [1.0, 2.0, 3.0],
+        "prefill": [{"past": 0, "new": 60, "seconds": [1.0, 2.0, 3.0]}],
+        "batched_tps": {"1": [10.0, 20.0, 30.0], "4": [20.0, 40.0, 60.0]},
+        "peak_rss_bytes": 700,
+    }
 
 
 def test_aggregate_counts_tokens_after_each_first_over_the_shared_window():
