@@ -107,6 +107,42 @@ test.describe('persistence', () => {
   })
 })
 
+test.describe('reload while a reply streams', () => {
+  test.use({ settings: { temperature: 0, maxTokens: 15000 } })
+
+  test('keeps the text that had arrived, marked stopped', async ({ page }) => {
+    await page.goto('/')
+    await send(page, 'Tell me a very long story')
+    // The reply is stored about once a second while it streams: wait until it has been.
+    const storedReply = () =>
+      page.evaluate(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const open = indexedDB.open('pocketchat')
+            open.onerror = () => reject(open.error)
+            open.onsuccess = () => {
+              const all = open.result.transaction('conversations').objectStore('conversations')
+              const read = all.getAll()
+              read.onsuccess = () => {
+                const messages = read.result.flatMap(
+                  (c: { messages: { role: string; content: string }[] }) => c.messages,
+                )
+                resolve(messages.findLast((m) => m.role === 'assistant')?.content ?? '')
+                open.result.close()
+              }
+            }
+          }),
+      )
+    await expect.poll(async () => (await storedReply()).length).toBeGreaterThan(0)
+
+    await page.reload()
+    const reply = replies(page).last()
+    await expect(reply).toHaveAttribute('data-status', 'stopped')
+    await expect(reply.getByTestId('stopped-tag')).toBeVisible()
+    await expect(reply.locator('.reply')).not.toBeEmpty()
+  })
+})
+
 test('Enter while an IME is composing does not send; Enter after it does', async ({ page }) => {
   await page.goto('/')
   const box = composer(page)

@@ -1,9 +1,11 @@
 // Generating replies: send, stop, regenerate, edit-and-resend. Deltas reach the message at most
-// once per animation frame; the conversation is stored when a reply ends, however it ends.
+// once per animation frame; the conversation is stored when a reply starts, about once a second
+// while it streams (a reload keeps what had arrived) and when it ends, however it ends.
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { createFrameBatcher } from '../lib/frameBatcher'
 import { createId } from '../lib/ids'
+import { createThrottledTask } from '../lib/throttledTask'
 import { cancelChatCompletion, streamChatCompletion } from '../services/chatCompletions'
 import { isAbortError } from '../services/http'
 import type { QueueStatus } from '../types/api'
@@ -12,6 +14,8 @@ import { buildRequest, describeFailure, replyContextNote, replyStats } from './c
 import { useConversationsStore } from './conversations'
 import { useServerStore } from './server'
 import { useSettingsStore } from './settings'
+
+const SAVE_WHILE_STREAMING_MS = 1000
 
 interface RunningReply {
   messageId: string
@@ -81,8 +85,11 @@ export const useChatStore = defineStore('chat', () => {
 
   async function generate(conversation: Conversation): Promise<void> {
     const request = buildRequest(conversation, settings.generation, settings.effectiveSystemPrompt)
-    await conversations.save(conversation)
     conversation.messages.push(newMessage('assistant', '', 'streaming'))
+    const saver = createThrottledTask(() => conversations.save(conversation), {
+      intervalMs: SAVE_WHILE_STREAMING_MS,
+    })
+    await saver.run()
     // The reactive proxy of the message just pushed: writes through it update the view.
     const message = conversation.messages[conversation.messages.length - 1] as ChatMessage
     const reply: RunningReply = {
@@ -92,7 +99,12 @@ export const useChatStore = defineStore('chat', () => {
     }
     running.value = reply
     runningStatus.value = null
-    const batcher = createFrameBatcher({ onFlush: (text) => (message.content += text) })
+    const batcher = createFrameBatcher({
+      onFlush: (text) => {
+        message.content += text
+        saver.poke()
+      },
+    })
 
     try {
       const result = await server.authorized((apiKey) =>
@@ -134,7 +146,7 @@ export const useChatStore = defineStore('chat', () => {
       batcher.cancel()
       running.value = null
     }
-    await conversations.save(conversation)
+    await saver.run()
   }
 
   return { isGenerating, liveStatus, send, regenerate, editAndResend, stop }
