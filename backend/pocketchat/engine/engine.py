@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 DECODE_OK, DECODE_NO_ROOM, DECODE_ABORTED = 0, 1, 2
 # How many prompt tokens prime the repetition penalties of a new reply.
 PENALTY_HISTORY = 64
+# A new reply moves next to the others only if it loses at most this many cached prompt tokens
+# (about a system prompt's worth, well under a second of prefill).
+RELOCATE_MAX_LOST = 64
 
 
 class QueueFull(Exception):
@@ -89,6 +92,7 @@ class Engine:
         self._prefilling_in_batch: set[Handle] = set()
         self._stopping = False
         self.aborted_decodes = 0
+        self.relocations = 0
         self._worker = threading.Thread(target=self._run, name="engine", daemon=True)
         self._worker.start()
 
@@ -195,7 +199,7 @@ class Engine:
                 break
             handle = self._waiting.popleft()
             prompt = handle.request.prompt_tokens
-            slot = _pick_slot(free, prompt)
+            slot = self._beside_busy_slots(_pick_slot(free, prompt), free, prompt)
             # At least the last prompt token is decoded again: its logits give the first token.
             reused = min(common_prefix_length(slot.cached, prompt), len(prompt) - 1)
             self.context.forget(slot.seq, reused)
@@ -207,6 +211,36 @@ class Engine:
             admitted = True
         if admitted:
             self._announce_positions()
+
+    def _beside_busy_slots(self, chosen: Slot, free: list[Slot], prompt: tuple[int, ...]) -> Slot:
+        """The free slot that keeps the generating sequences in one run of consecutive ids.
+
+        With a KV stream per sequence, llama.cpp cuts a batch into one ubatch per run of
+        consecutive sequence ids, and every ubatch reads all the weights again: measured, four
+        replies in slots 0, 2, 3 and 5 took 104-119 ms a step against 80 ms in slots 0-3. The
+        cache `_pick_slot` chose to give up is still the one given up: the cache of the slot
+        taken instead moves into its stream (a stream copy, about 10 ms for 48 MB).
+        """
+        busy = {slot.seq for slot in self._slots if slot.busy}
+        target = min(
+            free,
+            key=lambda slot: (
+                _runs(busy | {slot.seq}),
+                -common_prefix_length(slot.cached, prompt),
+                abs(slot.seq - chosen.seq),
+            ),
+        )
+        lost = common_prefix_length(chosen.cached, prompt) - common_prefix_length(
+            target.cached, prompt
+        )
+        if _runs(busy | {target.seq}) >= _runs(busy | {chosen.seq}) or lost > RELOCATE_MAX_LOST:
+            return chosen
+        if target.cached:
+            self.context.move_sequence(target.seq, chosen.seq)
+            chosen.cached, chosen.last_used = target.cached, target.last_used
+            target.cached = []
+        self.relocations += 1
+        return target
 
     def _announce_positions(self) -> None:
         for position, handle in enumerate(self._waiting, start=1):
@@ -350,6 +384,11 @@ def _pick_slot(free: list[Slot], prompt: tuple[int, ...]) -> Slot:
     if shared > 0 and shared * 2 >= len(best.cached):
         return best
     return min(scored, key=lambda pair: (len(pair[1].cached) - pair[0], pair[1].last_used))[1]
+
+
+def _runs(seqs: set[int]) -> int:
+    """How many runs of consecutive ids `seqs` makes: the ubatches llama.cpp cuts a step into."""
+    return sum(1 for seq in seqs if seq - 1 not in seqs)
 
 
 def _ms(seconds: float) -> float:

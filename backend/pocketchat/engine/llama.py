@@ -254,6 +254,11 @@ class Context:
     def clear_abort(self) -> None:
         ctypes.memset(self._abort_flag, 0, 1)
 
+    def move_sequence(self, src: int, dst: int) -> None:
+        """Give `dst` the whole cache of `src` (a stream copy, done at the next decode); `dst`'s
+        own cache is dropped and `src` keeps its copy until it is forgotten."""
+        llama.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
+
     def forget(self, seq: int, from_pos: int = 0) -> None:
         """Drop a sequence's cached tokens from position `from_pos` on."""
         llama.llama_memory_seq_rm(self._memory, seq, from_pos, -1)
