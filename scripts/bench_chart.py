@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 
 SERIES = (
     ("raw llama.cpp, one batch", "raw_batched_tps", "s--"),
-    ("pocketchat over HTTP/SSE", "aggregate_tps", "o-"),
+    ("pocketchat over HTTP/SSE", "together_tps", "o-"),
 )
 
 

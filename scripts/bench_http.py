@@ -132,6 +132,7 @@ class StreamResult:
     status: int = 0
     first_delta_at: float | None = None
     last_delta_at: float | None = None
+    delta_times: list[float] = field(default_factory=list)
     closed_at: float | None = None
     text: str = ""
     finish_reason: str | None = None
@@ -203,6 +204,7 @@ def stream_chat(
                 result.text += content
                 result.first_delta_at = result.first_delta_at or now
                 result.last_delta_at = now
+                result.delta_times.append(now)
                 deltas += 1
             result.finish_reason = choice.get("finish_reason") or result.finish_reason
         result.usage = frame.get("usage") or result.usage

@@ -137,6 +137,9 @@ def many_slots_summary(many: dict[str, Any]) -> dict[str, Any]:
         "aggregate_tps": {
             n: summarize(r["aggregate_tps"] for r in runs) for n, runs in levels.items()
         },
+        "together_tps": {
+            n: summarize(r.get("together_tps") for r in runs) for n, runs in levels.items()
+        },
         "min_stream_tps": {
             n: summarize(r["min_stream_tps"] for r in runs) for n, runs in levels.items()
         },

@@ -125,7 +125,7 @@ def synthetic_summary() -> dict[str, Any]:
         "decode_tps": _stats(24.5, 0.5),
         "cold_ttft_ms": _stats(420.0),
         "followup_ttft_ms": _stats(200.0),
-        "aggregate_tps": {
+        "together_tps": {
             "1": _stats(25.0),
             "2": _stats(40.0),
             "4": _stats(60.0),
@@ -172,7 +172,10 @@ def test_markdown_table_has_raw_product_and_ratio_columns():
         "targets": [t.as_dict() for t in targets(synthetic_summary(), n_ctx=4096)],
     }
     markdown = render_markdown(result)
-    assert "| aggregate decode, 4 streams, tokens/s | 64.0 | 60.0 | 0.938 |" in markdown
+    assert (
+        "| aggregate decode, 4 streams decoding together, tokens/s | 64.0 | 60.0 | 0.938 |"
+        in markdown
+    )
 
 
 def test_chart_is_a_png(tmp_path: Path):
@@ -215,17 +218,26 @@ def test_rounds_merge_into_one_record_of_every_repetition():
     }
 
 
-def test_aggregate_counts_tokens_after_each_first_over_the_shared_window():
-    def stream(first: float, last: float, tokens: int) -> StreamResult:
+def test_aggregate_rates_count_the_window_all_decode_together_and_the_whole_run():
+    def stream(delta_times: list[float]) -> StreamResult:
         return StreamResult(
             sent_at=0.0,
-            first_delta_at=first,
-            last_delta_at=last,
-            usage={"completion_tokens": tokens},
+            first_delta_at=delta_times[0],
+            last_delta_at=delta_times[-1],
+            delta_times=delta_times,
+            usage={"completion_tokens": len(delta_times)},
         )
 
-    result = aggregate([stream(1.0, 3.0, 41), stream(1.0, 5.0, 41)])
-    assert (result["aggregate_tps"], result["min_stream_tps"]) == (20.0, 10.0)
+    # One stream decodes alone from t=1 (the other's prompt is still being read); from t=3 on
+    # both decode, 10 tokens a second each, until the first one ends at t=5.
+    early = stream([1.0 + i / 10 for i in range(41)])  # 1.0 .. 5.0
+    late = stream([3.0 + i / 10 for i in range(41)])  # 3.0 .. 7.0
+    result = aggregate([early, late])
+    assert (result["together_tps"], result["aggregate_tps"], result["min_stream_tps"]) == (
+        pytest.approx(20.0),
+        pytest.approx(80 / 6),
+        pytest.approx(10.0),
+    )
 
 
 def test_quick_run_against_the_tiny_model_writes_every_output(tiny_model: Path, tmp_path: Path):
