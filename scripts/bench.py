@@ -30,7 +30,7 @@ import psutil
 from bench_bandwidth import measure
 from bench_chart import render_chart
 from bench_product import FOLLOW_UP, QUESTION, STORY, Prompts, Workload, many_slots, one_slot
-from bench_raw import fit_words
+from bench_raw import fit_words, vocabulary
 from bench_report import MB, render_markdown, targets
 from bench_summary import merge_rounds, prefill_cases, summarize_all
 
@@ -56,11 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def workload(args: argparse.Namespace) -> Workload:
-    prompts = Prompts(
-        question=fit_words(args.model, QUESTION, 50),
-        follow_up=fit_words(args.model, FOLLOW_UP, 16),
-        story=fit_words(args.model, STORY, 32),
-    )
+    with vocabulary(args.model) as vocab:
+        prompts = Prompts(
+            question=fit_words(vocab, QUESTION, 50),
+            follow_up=fit_words(vocab, FOLLOW_UP, 16),
+            story=fit_words(vocab, STORY, 32),
+        )
     if args.quick:
         return Workload(args.reps or 1, 4, 8, 4, 64, (1, 2), prompts)
     return Workload(args.reps or 3, 16, 128, 64, 200, (1, 2, 4, 8), prompts)

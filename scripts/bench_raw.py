@@ -14,6 +14,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import llama_cpp
@@ -74,10 +76,7 @@ class Runner:
         llama.llama_model_free(self.model)
 
     def tokenize(self, text: str) -> list[int]:
-        data = text.encode()
-        tokens = (llama.llama_token * (len(data) + 8))()
-        count = llama.llama_tokenize(self.vocab, data, len(data), tokens, len(tokens), False, False)
-        return list(tokens[:count])
+        return tokenize(self.vocab, text)
 
     def prompt(self, length: int, offset: int = 0) -> list[int]:
         """`length` real-text tokens from `offset` on: different offsets share no prefix."""
@@ -157,33 +156,42 @@ class Runner:
         return n_seq * new_tokens / (time.perf_counter() - started)
 
 
-def fit_words(model_path: Path, text: str, max_tokens: int) -> str:
-    """The longest run of whole words from `text` (repeated as needed) within `max_tokens`.
+def tokenize(vocab: llama.llama_vocab_p, text: str) -> list[int]:
+    """Text as plain text (no control tokens, no BOS)."""
+    data = text.encode()
+    tokens = (llama.llama_token * (len(data) + 8))()
+    count = llama.llama_tokenize(vocab, data, len(data), tokens, len(tokens), False, False)
+    return list(tokens[:count])
 
-    Sizes the bench's prompts in tokens of the model at hand: the random-weight test model's
-    tokenizer has few merges and needs about 3x the tokens of real Qwen for the same text.
-    """
+
+@contextmanager
+def vocabulary(model_path: Path) -> Iterator[llama.llama_vocab_p]:
+    """A model's vocabulary alone (no weights), for sizing prompts in its tokens."""
     llama.llama_backend_init()
     params = llama.llama_model_default_params()
     params.vocab_only = True
     model = llama.llama_model_load_from_file(str(model_path).encode(), params)
     if not model:
         raise SystemExit(f"llama.cpp could not read the vocabulary of {model_path}")
-    vocab = llama.llama_model_get_vocab(model)
+    try:
+        yield llama.llama_model_get_vocab(model)
+    finally:
+        llama.llama_model_free(model)
 
-    def count(candidate: str) -> int:
-        data = candidate.encode()
-        tokens = (llama.llama_token * (len(data) + 8))()
-        return int(llama.llama_tokenize(vocab, data, len(data), tokens, len(tokens), False, False))
 
+def fit_words(vocab: llama.llama_vocab_p, text: str, max_tokens: int) -> str:
+    """The longest run of whole words from `text` (repeated as needed) within `max_tokens`.
+
+    Sizes the bench's prompts in tokens of the model at hand: the random-weight test model's
+    tokenizer has few merges and needs about 3x the tokens of real Qwen for the same text.
+    """
     words = text.split()
     fitted = words[0]
     for index in range(1, 100 * len(words)):
         candidate = f"{fitted} {words[index % len(words)]}"
-        if count(candidate) > max_tokens:
+        if len(tokenize(vocab, candidate)) > max_tokens:
             break
         fitted = candidate
-    llama.llama_model_free(model)
     return fitted
 
 
