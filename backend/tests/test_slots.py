@@ -13,6 +13,9 @@ from pocketchat.engine.llama import SamplerConfig
 from pocketchat.engine.types import Finished, GenerationRequest, Started
 
 GREEDY = SamplerConfig(0.0, 1.0, 0, 0.0, 1.0, 64, 0.0, 0.0, None)
+# Every prompt starts with these tokens, as every conversation of the web app starts with its
+# system prompt. Short enough not to make a new conversation the owner of another's cache.
+SYSTEM = (7, 8, 9)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +37,7 @@ class Conversation:
 
     def __init__(self, engine: Engine, name: str) -> None:
         self.engine, self.name = engine, name
-        self.tokens: list[int] = []
+        self.tokens: list[int] = list(SYSTEM)
         self.turns = 0
 
     def turn(self, text: str) -> Finished:
@@ -66,6 +69,7 @@ OPENERS = {
 def test_a_reply_moves_beside_the_busy_ones_and_the_moved_cache_still_answers_the_same(
     live_server: Callable[..., LiveServer], tiny_model: Path
 ) -> None:
+    newcomer = [*SYSTEM, 4, 5, 6]
     alone = live_server(tiny_model, parallel=4).model.engine
     assert alone is not None
     expected = {}
@@ -73,6 +77,8 @@ def test_a_reply_moves_beside_the_busy_ones_and_the_moved_cache_still_answers_th
         reference = Conversation(alone, name)
         reference.turn(opener)
         expected[name] = reference.turn("and then?").completion_token_ids
+    expected_newcomer = finish(alone, "newcomer", newcomer, max_tokens=6)
+    assert expected_newcomer.cached_tokens == len(SYSTEM)
 
     engine = live_server(tiny_model, parallel=4).model.engine
     assert engine is not None
@@ -83,15 +89,19 @@ def test_a_reply_moves_beside_the_busy_ones_and_the_moved_cache_still_answers_th
     assert list(before.values()) == [0, 1, 2, 3]
 
     # Two new replies at once: they end up in neighbouring slots.
-    long_reply = engine.submit(GenerationRequest("long", (1, 2, 3), 400, GREEDY))
-    short = engine.submit(GenerationRequest("short", (4, 5, 6), 400, GREEDY))
+    long_reply = engine.submit(GenerationRequest("long", (*SYSTEM, 1, 2, 3), 400, GREEDY))
+    short = engine.submit(GenerationRequest("newcomer", tuple(newcomer), 6, GREEDY))
     for handle in (long_reply, short):
         while not isinstance(handle.next_event(60), Started):
             pass
     busy = {slot.seq for slot in engine._slots if slot.busy}
+    while not isinstance(short_done := short.next_event(60), Finished):
+        pass
     long_reply.cancel()
-    short.cancel()
     assert (_runs(busy), len(busy), engine.relocations) == (1, 2, 1)
+    # The slot taken keeps the system prompt it held, and answers as any other slot would.
+    assert short_done.cached_tokens == len(SYSTEM)
+    assert short_done.completion_token_ids == expected_newcomer.completion_token_ids
 
     moved = [
         name

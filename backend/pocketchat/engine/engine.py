@@ -236,9 +236,10 @@ class Engine:
         if _runs(busy | {target.seq}) >= _runs(busy | {chosen.seq}) or lost > RELOCATE_MAX_LOST:
             return chosen
         if target.cached:
+            # The copy leaves `target`'s stream as it was: the caller keeps the prefix the new
+            # prompt shares with it (counted in `lost` above) and forgets the rest.
             self.context.move_sequence(target.seq, chosen.seq)
-            chosen.cached, chosen.last_used = target.cached, target.last_used
-            target.cached = []
+            chosen.cached, chosen.last_used = list(target.cached), target.last_used
         self.relocations += 1
         return target
 
