@@ -22,7 +22,7 @@ FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
 	$(wildcard frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json)
 
 .PHONY: help run dev setup backend frontend model test-models lint format test test-backend \
-	test-frontend test-e2e bench docker container-test clean
+	test-frontend test-e2e stress bench docker container-test clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -98,6 +98,9 @@ test-frontend: frontend/node_modules/.stamp ## Vitest unit tests
 
 test-e2e: $(STAMPS)/dev test-models frontend ## Playwright in Debian's Chromium against the real backend
 	cd frontend && POCKETCHAT_PYTHON=../$(PY) npm run test:e2e
+
+stress: $(STAMPS)/dev test-models frontend ## Reliability suite at full size (fuzz, load, faults, soak, browser); updates docs/reliability.md
+	$(PY) scripts/stress.py
 
 bench: $(STAMPS)/dev $(BENCH_MODEL) frontend ## Benchmark against raw llama.cpp (writes bench-results/)
 	$(PY) scripts/bench.py --model "$${MODEL_PATH:-$(BENCH_MODEL)}"

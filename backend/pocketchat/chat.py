@@ -73,6 +73,19 @@ class ChatService:
             self._runs[run.id] = run
         return run
 
+    def ensure_room(self) -> None:
+        """Refuse at once when the queue is full, before the body is parsed and tokenized: that
+        work, done only to be refused, made the last refusal of a 64-client burst wait 200 ms."""
+        if not self.engine.has_room():
+            raise self._queue_full()
+
+    def _queue_full(self) -> APIError:
+        self.metrics.requests.labels(outcome="rejected").inc()
+        return APIError(
+            429, "the server is busy: too many requests are waiting", code="queue_full",
+            retry_after=5,
+        )  # fmt: skip
+
     def find(self, run_id: str) -> ChatRun | None:
         with self._lock:
             return self._runs.get(run_id)
@@ -85,11 +98,7 @@ class ChatService:
         try:
             return self.engine.submit(request)
         except QueueFull:
-            self.metrics.requests.labels(outcome="rejected").inc()
-            raise APIError(
-                429, "the server is busy: too many requests are waiting", code="queue_full",
-                retry_after=5,
-            ) from None  # fmt: skip
+            raise self._queue_full() from None
         except PromptTooLong as error:
             self.metrics.requests.labels(outcome="rejected").inc()
             raise APIError(400, str(error), code="context_length_exceeded") from None

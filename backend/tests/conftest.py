@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import requests
 from flask import Flask
@@ -22,6 +25,52 @@ from pocketchat.model import EXTENSION_KEY, ChatModel
 from pocketchat.settings import REPO_ROOT, Settings
 
 TINY_MODEL = REPO_ROOT / "models" / "test" / "tiny.gguf"
+# `make stress` sets this: the reliability tests run at full size (thousands of fuzzed cases,
+# 100 faults, a 1,000-request soak) and hold their time limits; `make test` runs them small.
+STRESS = os.environ.get("POCKETCHAT_STRESS") == "1"
+
+
+def scale(fast: int, stress: int) -> int:
+    """How many cases, clients or requests a reliability test runs in this mode."""
+    return stress if STRESS else fast
+
+
+def time_limit(stress_seconds: float, fast_seconds: float) -> float:
+    """The stress suite holds the target; `make test` on a shared machine only catches hangs."""
+    return stress_seconds if STRESS else fast_seconds
+
+
+@dataclass(frozen=True)
+class Figure:
+    area: str
+    tried: str
+    held: str
+
+
+class Figures:
+    """What a reliability test tried and what held, for `make stress`'s table.
+
+    Recorded after the test's assertions pass; with POCKETCHAT_FIGURES set, each figure is
+    appended to that file as a JSON line (scripts/stress.py reads it).
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self.recorded: list[Figure] = []
+
+    def record(self, area: str, tried: str, held: str) -> None:
+        figure = Figure(area, tried, held)
+        self.recorded.append(figure)
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(figure.__dict__, ensure_ascii=False) + "\n")
+
+
+@pytest.fixture(scope="session")
+def figures() -> Figures:
+    return Figures(os.environ.get("POCKETCHAT_FIGURES"))
+
+
 SMOLLM2_MODEL = REPO_ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -107,36 +156,41 @@ class LiveServer:
         )
 
 
+def serve(model: Path, **overrides: Any) -> LiveServer:
+    """A real waitress server (as `python -m pocketchat` runs it) on a free loopback port."""
+    app = build_app(model, **overrides)
+    port = free_port()
+    server = make_server(app, app.config["SETTINGS"], port=port)
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except (OSError, ValueError):
+            # The loop fails on the map that close() empties: that is how it ends.
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stopping.set()
+        app.extensions[EXTENSION_KEY].shutdown()
+        server.task_dispatcher.shutdown(timeout=1)
+        server.close()
+        thread.join(5)
+
+    return LiveServer(app, f"http://127.0.0.1:{port}", stop)
+
+
 @pytest.fixture
 def live_server() -> Iterator[Callable[..., LiveServer]]:
-    """Start real waitress servers (as `python -m pocketchat` does) on free loopback ports."""
+    """Start live servers; each is stopped when the test ends."""
     started: list[LiveServer] = []
 
     def start(model: Path, **overrides: Any) -> LiveServer:
-        app = build_app(model, **overrides)
-        port = free_port()
-        server = make_server(app, app.config["SETTINGS"], port=port)
-        stopping = threading.Event()
-
-        def serve() -> None:
-            try:
-                server.run()
-            except (OSError, ValueError):
-                # The loop fails on the map that close() empties: that is how it ends.
-                if not stopping.is_set():
-                    raise
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-
-        def stop() -> None:
-            stopping.set()
-            app.extensions[EXTENSION_KEY].shutdown()
-            server.task_dispatcher.shutdown(timeout=1)
-            server.close()
-            thread.join(5)
-
-        live = LiveServer(app, f"http://127.0.0.1:{port}", stop)
+        live = serve(model, **overrides)
         started.append(live)
         return live
 
@@ -187,3 +241,59 @@ def content_of(frames: list[dict[str, Any] | str]) -> str:
 
 def final_usage(frames: list[dict[str, Any] | str]) -> dict[str, Any]:
     return next(f for f in frames if isinstance(f, dict) and "usage" in f)
+
+
+@dataclass
+class ServerProcess:
+    """`python -m pocketchat` in a process of its own, as a user runs it."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def rss_bytes(self) -> int:
+        return int(psutil.Process(self.process.pid).memory_info().rss)
+
+    def stop(self) -> str:
+        """SIGTERM, wait, and the server's log."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            output, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        return output.decode(errors="replace")
+
+
+def start_server_process(model: Path, **env: str) -> ServerProcess:
+    port = free_port()
+    environment = {**os.environ, "MODEL_PATH": str(model), "PORT": str(port),
+                   "N_THREADS": "2", "LOG_LEVEL": "warning", **env}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pocketchat"], env=environment,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return ServerProcess(process, url)
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(process.communicate()[0].decode(errors="replace"))
+
+
+@pytest.fixture
+def server_process() -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(model: Path, **env: str) -> ServerProcess:
+        server = start_server_process(model, **env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

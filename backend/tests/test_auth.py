@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import LiveServer, chat_body, make_settings
+from conftest import Figures, LiveServer, chat_body, make_settings
+from pocketchat.api.security import API_PREFIXES
 from pydantic import ValidationError
 
 KEY = "s3cret-key"
@@ -70,3 +72,58 @@ def test_no_cors_headers_unless_configured(server: LiveServer) -> None:
         f"{server.url}/v1/models", headers={"Origin": "http://evil.example"}, timeout=10
     )
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def api_routes(server: LiveServer) -> list[tuple[str, str]]:
+    """Every API route the app has, as (method, path with its parameters filled in)."""
+    routes = []
+    for rule in server.app.url_map.iter_rules():
+        path = re.sub(r"<[^>]+>", "x", rule.rule)
+        if not path.startswith(API_PREFIXES):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((method, path))
+    return routes
+
+
+@pytest.mark.reliability
+def test_every_api_route_but_health_refuses_a_missing_or_wrong_key(
+    secured: LiveServer, figures: Figures
+) -> None:
+    routes = api_routes(secured)
+    refused = []
+    wrong_keys = [None, "Bearer ", f"Bearer {KEY[:-1]}", f"Bearer {KEY}{KEY}", f"bearer  {KEY} x"]
+    for method, path in routes:
+        for authorization in wrong_keys:
+            headers = {"Authorization": authorization} if authorization else {}
+            response = requests.request(method, secured.url + path, headers=headers, timeout=10)
+            refused.append((method, path, response.status_code))
+    open_routes = {(m, p) for m, p, status in refused if status != 401}
+    assert open_routes == {("GET", "/api/health")}
+    # The list is the app's own: a route added later is checked without editing this test.
+    assert len(routes) >= 7
+    figures.record(
+        "Access",
+        f"{len(routes)} API routes (all the app registers) x {len(wrong_keys)} missing or wrong "
+        "keys, API_KEY set",
+        "every one 401 but /api/health; keys compared as SHA-256 digests with "
+        "hmac.compare_digest (no timing or length leak); non-loopback HOST without API_KEY "
+        "refused at start",
+    )
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("path", ["/", "/c/some-conversation", "/v1/models", "/v1/nothing"])
+def test_responses_carry_security_headers(server: LiveServer, path: str) -> None:
+    headers = requests.get(server.url + path, timeout=10).headers
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in headers["Content-Security-Policy"].split(";")
+    )
+    assert (
+        policy["script-src"],
+        policy["frame-ancestors"],
+        policy["object-src"],
+        headers["X-Content-Type-Options"],
+        headers["X-Frame-Options"],
+    ) == ("'self'", "'none'", "'none'", "nosniff", "DENY")

@@ -1,6 +1,15 @@
 // Chatting against the real server and the tiny model: streaming, Stop, reload, IME.
 import type { APIRequestContext, Page } from '@playwright/test'
-import { composer, expect, metric, replies, send, test, userMessages } from './fixtures'
+import {
+  composer,
+  expect,
+  metric,
+  replies,
+  send,
+  storedReply,
+  test,
+  userMessages,
+} from './fixtures'
 
 const CANCELLED = 'pocketchat_requests_total{outcome="cancelled"}'
 
@@ -114,26 +123,7 @@ test.describe('reload while a reply streams', () => {
     await page.goto('/')
     await send(page, 'Tell me a very long story')
     // The reply is stored about once a second while it streams: wait until it has been.
-    const storedReply = () =>
-      page.evaluate(
-        () =>
-          new Promise<string>((resolve, reject) => {
-            const open = indexedDB.open('pocketchat')
-            open.onerror = () => reject(open.error)
-            open.onsuccess = () => {
-              const all = open.result.transaction('conversations').objectStore('conversations')
-              const read = all.getAll()
-              read.onsuccess = () => {
-                const messages = read.result.flatMap(
-                  (c: { messages: { role: string; content: string }[] }) => c.messages,
-                )
-                resolve(messages.findLast((m) => m.role === 'assistant')?.content ?? '')
-                open.result.close()
-              }
-            }
-          }),
-      )
-    await expect.poll(async () => (await storedReply()).length).toBeGreaterThan(0)
+    await expect.poll(async () => (await storedReply(page)).length).toBeGreaterThan(0)
 
     await page.reload()
     const reply = replies(page).last()

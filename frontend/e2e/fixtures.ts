@@ -1,5 +1,5 @@
 // What every browser test shares: the live server's URL as baseURL, stored settings, and
-// helpers that read the server's metrics and the page's messages.
+// helpers that read the server's metrics, the page's messages and what it stored.
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test'
@@ -45,6 +45,43 @@ export async function metric(request: APIRequestContext, sample: string): Promis
   const text = await (await request.get('/metrics')).text()
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${sample} `))
   return line ? Number(line.slice(sample.length + 1)) : 0
+}
+
+export interface StoredConversation {
+  id: string
+  title: string
+  messages: { id: string; role: string; content: string; status?: string }[]
+}
+
+/**
+ * Every conversation in the page's IndexedDB, as the app stored it. Call it once the app has
+ * opened its database: opening one that does not exist yet would create it without its store.
+ */
+export function storedConversations(page: Page): Promise<StoredConversation[]> {
+  return page.evaluate(
+    () =>
+      new Promise<StoredConversation[]>((resolve, reject) => {
+        const open = indexedDB.open('pocketchat')
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+          const read = open.result
+            .transaction('conversations')
+            .objectStore('conversations')
+            .getAll()
+          read.onerror = () => reject(read.error)
+          read.onsuccess = () => {
+            resolve(read.result as StoredConversation[])
+            open.result.close()
+          }
+        }
+      }),
+  )
+}
+
+/** The text of the last reply stored, '' before one is. */
+export async function storedReply(page: Page): Promise<string> {
+  const messages = (await storedConversations(page)).flatMap((stored) => stored.messages)
+  return messages.findLast((message) => message.role === 'assistant')?.content ?? ''
 }
 
 const screenshotDir = path.resolve(

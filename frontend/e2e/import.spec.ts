@@ -1,5 +1,6 @@
-// Importing conversation files: hostile content stays inert, malformed files are refused.
-import { expect, replies, test, userMessages } from './fixtures'
+// Importing conversation files: hostile content stays inert, malformed files are refused, and
+// an import never replaces a conversation.
+import { expect, replies, send, storedConversations, test, userMessages } from './fixtures'
 
 const PAYLOADS = [
   '<script>window.__xss = "script"</script>',
@@ -95,4 +96,37 @@ test.describe('malformed files are refused with a reason', () => {
       ).toBeUndefined()
     })
   }
+})
+
+test.describe('an import never replaces a conversation', () => {
+  test.use({ settings: { maxTokens: 12 } })
+
+  test('the same file twice gives two; the one whose id it carries stays as it was', async ({
+    page,
+  }) => {
+    await page.goto('/')
+    await send(page, 'My own question')
+    await expect(replies(page).first()).not.toHaveAttribute('data-status', 'streaming')
+    await expect.poll(async () => (await storedConversations(page)).length).toBe(1)
+    const [existing] = await storedConversations(page)
+    // The file names the existing conversation's id and its message's: both are ignored.
+    const file = JSON.parse(conversationFile('Shared notes', ['shared question', 'shared answer']))
+    file.conversation.id = existing!.id
+    file.conversation.messages[0].id = existing!.messages[0]!.id
+
+    const titles = page.getByRole('navigation').locator('.conversation-title')
+    for (const count of [2, 3]) {
+      await importFile(page, 'shared.json', JSON.stringify(file))
+      await expect(titles).toHaveCount(count)
+    }
+    await page.reload()
+    await expect(titles).toHaveText(['Shared notes', 'Shared notes', 'My own question'])
+    const stored = await storedConversations(page)
+    expect(stored.find((conversation) => conversation.id === existing!.id)).toEqual(existing)
+    const imported = stored.filter((conversation) => conversation.id !== existing!.id)
+    expect(imported.map((conversation) => conversation.messages.map((m) => m.content))).toEqual([
+      ['shared question', 'shared answer'],
+      ['shared question', 'shared answer'],
+    ])
+  })
 })

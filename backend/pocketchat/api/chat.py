@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from pocketchat import sse
 from pocketchat.api.errors import APIError
+from pocketchat.api.json_body import read_json
 from pocketchat.api.schemas import parse_chat_request
 from pocketchat.chat import ChatRun, ChatService, Status
 from pocketchat.engine.types import Delta, Failed, Finished
@@ -27,19 +28,12 @@ def chat_service() -> ChatService:
     return service
 
 
-def read_json() -> object:
-    if not request.is_json:
-        raise APIError(415, "send the body as JSON with Content-Type: application/json")
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise APIError(400, "the request body is not valid JSON", code="invalid_json")
-    return payload
-
-
 @bp.post("/v1/chat/completions")
 def create_completion() -> Response:
+    service = chat_service()
+    service.ensure_room()
     chat_request = parse_chat_request(read_json())
-    run = chat_service().start(chat_request)
+    run = service.start(chat_request)
     disconnected: Callable[[], bool] = request.environ.get(
         "waitress.client_disconnected", lambda: False
     )

@@ -108,15 +108,23 @@ class Engine:
         with self._lock:
             if self._stopping:
                 raise EngineStopped
-            free = sum(not slot.busy for slot in self._slots)
-            if len(self._waiting) >= free + self.config.max_queue:
+            if not self._room():
                 raise QueueFull
             self._waiting.append(handle)
-            position = len(self._waiting) - free
+            position = len(self._waiting) - sum(not slot.busy for slot in self._slots)
             if position > 0:
                 handle.emit(Queued(position))
             self._wake.notify()
         return handle
+
+    def has_room(self) -> bool:
+        """Whether a request submitted now would be taken (a slot or a place in the queue)."""
+        with self._lock:
+            return not self._stopping and self._room()
+
+    def _room(self) -> bool:
+        free = sum(not slot.busy for slot in self._slots)
+        return len(self._waiting) < free + self.config.max_queue
 
     @property
     def queue_depth(self) -> int:

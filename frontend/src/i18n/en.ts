@@ -19,6 +19,13 @@ export const en = {
   importTooLarge: 'That file is too large (limit {mb} MB).',
   importNotJson: 'That file is not valid JSON.',
   importInvalid: 'That file is not a pocketchat conversation ({path}: {reason}).',
+  importStorageFull:
+    'Could not store the imported conversation: the browser’s storage is full. Delete old conversations, then try again.',
+  importFailed: 'Could not import that file: {message}',
+  saveFailedQuota:
+    'Could not save this conversation: the browser’s storage is full. Delete old conversations (export them first to keep a copy) to free space. Your messages stay on this page until you close it.',
+  saveFailed:
+    'Could not save this conversation ({message}). Your messages stay on this page until you close it.',
   dismiss: 'Dismiss',
 
   welcomeTitle: 'How can I help?',

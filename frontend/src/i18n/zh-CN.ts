@@ -20,6 +20,11 @@ export const zhCN: Record<MessageKey, string> = {
   importTooLarge: '文件太大（上限 {mb} MB）。',
   importNotJson: '该文件不是有效的 JSON。',
   importInvalid: '该文件不是 pocketchat 对话（{path}：{reason}）。',
+  importStorageFull: '无法保存导入的对话：浏览器存储空间已满。请删除旧对话后重试。',
+  importFailed: '无法导入该文件：{message}',
+  saveFailedQuota:
+    '无法保存此对话：浏览器存储空间已满。请删除旧对话以释放空间（如需保留，可先导出）。在您关闭本页之前，消息会一直保留在页面上。',
+  saveFailed: '无法保存此对话（{message}）。在您关闭本页之前，消息会一直保留在页面上。',
   dismiss: '关闭',
 
   welcomeTitle: '有什么可以帮您？',

@@ -1,7 +1,7 @@
 // Conversations in IndexedDB (database "pocketchat", store "conversations"), one record each with
 // its full messages. Values are plain JSON copies: Vue's reactive proxies cannot be cloned.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
-import type { Conversation, ConversationMeta } from '../types/chat'
+import type { Conversation, ConversationMeta, SaveFailure } from '../types/chat'
 
 interface PocketchatDb extends DBSchema {
   conversations: {
@@ -13,6 +13,8 @@ interface PocketchatDb extends DBSchema {
 
 const DB_NAME = 'pocketchat'
 const DB_VERSION = 1
+/** Fresh ids a new record may take: random ids do not collide by chance, a bug makes them. */
+const ADD_ATTEMPTS = 3
 
 let connection: Promise<IDBPDatabase<PocketchatDb>> | null = null
 
@@ -51,11 +53,44 @@ export async function loadConversation(id: string): Promise<Conversation | undef
   return (await db()).get('conversations', id)
 }
 
+const plainCopy = (conversation: Conversation) =>
+  JSON.parse(JSON.stringify(conversation)) as Conversation
+
+/** Store a conversation, replacing the record with its id. */
 export async function saveConversation(conversation: Conversation): Promise<void> {
-  const plain = JSON.parse(JSON.stringify(conversation)) as Conversation
-  await (await db()).put('conversations', plain)
+  await (await db()).put('conversations', plainCopy(conversation))
+}
+
+/**
+ * Store a conversation as a new record. IndexedDB's `add` refuses an id that exists, and then a
+ * fresh one is taken: this never replaces another conversation. Resolves with the record stored.
+ */
+export async function addConversation(
+  conversation: Conversation,
+  freshId: () => string,
+): Promise<Conversation> {
+  let record = plainCopy(conversation)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await (await db()).add('conversations', record)
+      return record
+    } catch (error) {
+      if (errorName(error) !== 'ConstraintError' || attempt >= ADD_ATTEMPTS) throw error
+      record = { ...record, id: freshId() }
+    }
+  }
 }
 
 export async function deleteConversation(id: string): Promise<void> {
   await (await db()).delete('conversations', id)
+}
+
+/** Why a write failed, in the app's terms: a full disk (the user can free space) or anything else. */
+export function describeSaveFailure(error: unknown): SaveFailure {
+  if (errorName(error) === 'QuotaExceededError') return { kind: 'quota' }
+  return { kind: 'other', message: error instanceof Error ? error.message : String(error) }
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error || error instanceof DOMException ? error.name : undefined
 }

@@ -1,6 +1,7 @@
 // Generating replies: send, stop, regenerate, edit-and-resend. Deltas reach the message at most
 // once per animation frame; the conversation is stored when a reply starts, about once a second
-// while it streams (a reload keeps what had arrived) and when it ends, however it ends.
+// while it streams (a reload keeps what had arrived) and when it ends, however it ends. A save
+// never throws: the conversations store reports a failed one, so the reply goes on regardless.
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { createFrameBatcher } from '../lib/frameBatcher'

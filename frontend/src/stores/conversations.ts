@@ -1,19 +1,27 @@
 // The conversation list and the open conversation, persisted in IndexedDB. A conversation
 // object, once loaded, stays the same reactive object: a reply still streaming into it keeps
-// appearing when the user switches away and back.
+// appearing when the user switches away and back. A save that fails (a full disk, above all)
+// loses nothing from the page: the conversation stays in memory, `saveFailure` says why, and
+// every later save stores it again until one works.
 import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { createId } from '../lib/ids'
 import { titleFromMessage } from '../lib/titles'
 import * as db from '../services/conversationDb'
 import { parseConversationFile } from '../services/conversationImport'
-import type { Conversation, ConversationMeta } from '../types/chat'
+import type { Conversation, ConversationMeta, SaveFailure } from '../types/chat'
 
 export const useConversationsStore = defineStore('conversations', () => {
   const metas = ref<ConversationMeta[]>([])
   const loaded = reactive(new Map<string, Conversation>())
   const activeId = ref<string | null>(null)
   const ready = ref(false)
+  /** Why the last save failed, until a save stores every conversation held only in memory. */
+  const saveFailure = ref<SaveFailure | null>(null)
+  /** The user closed the alert: it stays closed until saving works again. */
+  const saveFailureDismissed = ref(false)
+  /** Ids of the conversations not stored since their last change, or being stored right now. */
+  const unsaved = new Set<string>()
 
   const active = computed(() => (activeId.value ? (loaded.get(activeId.value) ?? null) : null))
 
@@ -59,13 +67,44 @@ export const useConversationsStore = defineStore('conversations', () => {
     activeId.value = id
   }
 
+  /** Store a conversation. Never rejects: a failure is kept in `saveFailure`, and retried. */
   async function save(conversation: Conversation): Promise<void> {
     conversation.updatedAt = Date.now()
     if (!conversation.titleEdited) {
       const firstUser = conversation.messages.find((message) => message.role === 'user')
       if (firstUser) conversation.title = titleFromMessage(firstUser.content)
     }
-    await db.saveConversation(conversation)
+    listFirst(conversation)
+    unsaved.add(conversation.id)
+    await storeUnsaved()
+  }
+
+  /** Store every conversation held only in memory: each save retries the ones that failed. */
+  async function storeUnsaved(): Promise<void> {
+    let failure: SaveFailure | null = null
+    for (const id of [...unsaved]) {
+      const conversation = loaded.get(id)
+      try {
+        if (conversation) await db.saveConversation(conversation)
+        unsaved.delete(id)
+      } catch (error) {
+        failure = db.describeSaveFailure(error)
+      }
+    }
+    if (failure) {
+      saveFailure.value = failure
+    } else if (unsaved.size === 0) {
+      // Checked again: another save may have started meanwhile, and it may fail yet.
+      saveFailure.value = null
+      saveFailureDismissed.value = false
+    }
+  }
+
+  function dismissSaveFailure(): void {
+    saveFailureDismissed.value = true
+  }
+
+  function listFirst(conversation: Conversation): void {
     const meta = {
       id: conversation.id,
       title: conversation.title,
@@ -86,18 +125,25 @@ export const useConversationsStore = defineStore('conversations', () => {
   async function remove(id: string): Promise<void> {
     await db.deleteConversation(id)
     loaded.delete(id)
+    unsaved.delete(id)
     metas.value = metas.value.filter((item) => item.id !== id)
+    // Deleting is how the user frees space: store what could not be stored before.
+    if (unsaved.size > 0) await storeUnsaved()
     if (activeId.value !== id) return
     const next = metas.value[0]
     if (next) await select(next.id)
     else newChat()
   }
 
-  /** Parse, validate and store an exported file; throws ImportError for a bad one. */
+  /**
+   * Parse, validate and store an exported file as a new conversation that never replaces one
+   * (see db.addConversation). Throws ImportError for a bad file, or the storage error: nothing
+   * is lost then, the file is still there.
+   */
   async function importFile(text: string): Promise<Conversation> {
-    const conversation = parseConversationFile(text, createId)
+    const conversation = await db.addConversation(parseConversationFile(text, createId), createId)
     loaded.set(conversation.id, conversation)
-    await save(conversation)
+    listFirst(conversation)
     activeId.value = conversation.id
     return conversation
   }
@@ -111,10 +157,13 @@ export const useConversationsStore = defineStore('conversations', () => {
     active,
     activeId,
     ready,
+    saveFailure,
+    saveFailureDismissed,
     init,
     newChat,
     select,
     save,
+    dismissSaveFailure,
     rename,
     remove,
     importFile,

@@ -13,6 +13,14 @@ export interface ReplyError {
   retryAfterSeconds?: number
 }
 
+/** Why storing a conversation failed; the messages stay on the page, and the UI says so. */
+export interface SaveFailure {
+  /** `quota`: the browser's storage is full, and deleting conversations frees space. */
+  kind: 'quota' | 'other'
+  /** The browser's own words for any other failure, shown as plain text. */
+  message?: string
+}
+
 export interface ReplyStats {
   timeToFirstTokenMs?: number
   decodeTokensPerSecond?: number

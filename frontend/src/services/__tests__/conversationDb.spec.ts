@@ -2,12 +2,15 @@ import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { reactive } from 'vue'
 import {
+  addConversation,
   deleteConversation,
+  describeSaveFailure,
   listConversations,
   loadConversation,
   saveConversation,
 } from '../conversationDb'
 import type { Conversation } from '../../types/chat'
+import { failWrites } from './failingStorage'
 
 function conversation(id: string, updatedAt: number): Conversation {
   return {
@@ -57,5 +60,52 @@ describe('conversationDb', () => {
     await saveConversation(conversation('c', 60))
     await deleteConversation('c')
     expect(await loadConversation('c')).toBeUndefined()
+  })
+})
+
+describe('addConversation', () => {
+  it('stores a new record under a fresh id rather than replace the one with its id', async () => {
+    await saveConversation(conversation('taken', 70))
+    const stored = await addConversation(
+      { ...conversation('taken', 80), title: 'other' },
+      () => 'fresh',
+    )
+    expect(stored.id).toBe('fresh')
+    expect(await loadConversation('taken')).toEqual(conversation('taken', 70))
+    expect(await loadConversation('fresh')).toEqual({
+      ...conversation('taken', 80),
+      id: 'fresh',
+      title: 'other',
+    })
+  })
+
+  it('gives up rather than replace, when every fresh id is taken too', async () => {
+    await saveConversation(conversation('only', 90))
+    const adding = addConversation({ ...conversation('only', 95), title: 'other' }, () => 'only')
+    await expect(adding).rejects.toMatchObject({ name: 'ConstraintError' })
+    expect(await loadConversation('only')).toEqual(conversation('only', 90))
+  })
+})
+
+describe('describeSaveFailure', () => {
+  it('tells a full disk apart from other failures', () => {
+    expect(describeSaveFailure(new DOMException('no room', 'QuotaExceededError'))).toEqual({
+      kind: 'quota',
+    })
+    expect(describeSaveFailure(new DOMException('backing store', 'UnknownError'))).toEqual({
+      kind: 'other',
+      message: 'backing store',
+    })
+  })
+
+  it('reports a write the disk refuses as a full disk', async () => {
+    const restore = failWrites()
+    try {
+      const saving = saveConversation(conversation('full', 100))
+      await expect(saving.catch(describeSaveFailure)).resolves.toEqual({ kind: 'quota' })
+    } finally {
+      restore()
+    }
+    expect(await loadConversation('full')).toBeUndefined()
   })
 })

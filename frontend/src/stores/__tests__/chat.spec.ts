@@ -10,6 +10,7 @@ import {
   usageFrame,
 } from '../../services/__tests__/streams'
 import { loadConversation } from '../../services/conversationDb'
+import { failWrites } from '../../services/__tests__/failingStorage'
 import type { ChatCompletionRequest } from '../../types/api'
 import { useChatStore } from '../chat'
 import { useConversationsStore } from '../conversations'
@@ -40,6 +41,28 @@ function hangingReply(init: RequestInit | undefined): Response {
   return new Response(body)
 }
 
+/** A reply whose deltas the test sends one by one; it ends when the request is aborted. */
+function controlledReply() {
+  const encoder = new TextEncoder()
+  let send: (text: string) => void = () => {
+    throw new Error('the reply was not requested yet')
+  }
+  return {
+    respond(init: RequestInit | undefined): Response {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          send = (text) => controller.enqueue(encoder.encode(delta(text)))
+          init?.signal?.addEventListener('abort', () =>
+            controller.error(new DOMException('aborted', 'AbortError')),
+          )
+        },
+      })
+      return new Response(body)
+    },
+    send: (text: string) => send(text),
+  }
+}
+
 async function setup() {
   setActivePinia(createPinia())
   localStorage.clear()
@@ -49,7 +72,12 @@ async function setup() {
   return { chat: useChatStore(), conversations, server: useServerStore() }
 }
 
-afterEach(() => vi.unstubAllGlobals())
+let restoreWrites = () => {}
+afterEach(() => {
+  restoreWrites()
+  vi.useRealTimers()
+  vi.unstubAllGlobals()
+})
 
 describe('chat store', () => {
   it('streams a reply, records its numbers and stores the conversation', async () => {
@@ -101,6 +129,51 @@ describe('chat store', () => {
       `v1/chat/completions/${id}/cancel`,
     )
     expect(chat.isGenerating).toBe(false)
+  })
+
+  it('reports a full disk while a reply streams, keeps the text, clears once a save works', async () => {
+    // Only Date is faked: the reply is stored at most once a second of this clock.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const reply = controlledReply()
+    vi.stubGlobal('fetch', async (url: string | URL | Request, init?: RequestInit) =>
+      String(url).endsWith('/cancel') ? new Response('{}') : reply.respond(init),
+    )
+    const { chat, conversations } = await setup()
+    const sending = chat.send('go')
+    await vi.waitFor(() => expect(chat.isGenerating).toBe(true))
+    const conversation = conversations.active!
+    const stored = async () => (await loadConversation(conversation.id))?.messages[1]?.content
+
+    restoreWrites = failWrites()
+    vi.advanceTimersByTime(1000)
+    reply.send('Hel')
+    await vi.waitFor(() => expect(conversations.saveFailure).toEqual({ kind: 'quota' }))
+    expect(chat.isGenerating).toBe(true)
+    expect(conversation.messages.map((message) => message.content)).toEqual(['go', 'Hel'])
+    expect(await stored()).toBe('')
+
+    restoreWrites()
+    vi.advanceTimersByTime(1000)
+    reply.send('lo')
+    await vi.waitFor(() => expect(conversations.saveFailure).toBeNull())
+    expect(chat.isGenerating).toBe(true)
+    expect(await stored()).toBe('Hello')
+
+    chat.stop()
+    await sending
+    expect((await loadConversation(conversation.id))?.messages[1]).toMatchObject({
+      content: 'Hello',
+      status: 'stopped',
+    })
+  })
+
+  it('still asks for the reply when the disk refuses to store the question', async () => {
+    stubFetch(() => sseResponse([delta('ok'), finalFrames()]))
+    const { chat, conversations } = await setup()
+    restoreWrites = failWrites()
+    await chat.send('hi')
+    expect(conversations.active!.messages.map((message) => message.content)).toEqual(['hi', 'ok'])
+    expect(conversations.saveFailure).toEqual({ kind: 'quota' })
   })
 
   it('explains a busy server with its Retry-After', async () => {

@@ -1,0 +1,194 @@
+"""What the API answers, as pydantic models: they give /openapi.json its response schemas.
+
+The routes build plain dicts; the schema fuzz test (test_api_fuzz.py) checks every response
+against these, so the document and the server cannot drift apart unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssistantMessage(_Response):
+    role: Literal["assistant"]
+    content: str
+
+
+class Choice(_Response):
+    index: int
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
+
+
+class PromptTokensDetails(_Response):
+    cached_tokens: int
+
+
+class Usage(_Response):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: PromptTokensDetails
+
+
+class Timings(_Response):
+    queued_ms: float
+    time_to_first_token_ms: float
+    prompt_tokens_processed: int
+    prompt_ms: float
+    prompt_tokens_per_second: float
+    completion_tokens: int
+    decode_ms: float
+    decode_tokens_per_second: float
+
+
+class Summary(_Response):
+    covers: int
+    hash: str
+    text: str
+
+
+class ContextReport(_Response):
+    mode: Literal["summarize", "truncate", "error"]
+    prompt_tokens: int
+    n_ctx: int
+    summarized_messages: int
+    dropped_messages: int
+    summary: Summary | None
+    summaries_written: int
+
+
+class ChatCompletion(_Response):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    timings: Timings
+    context: ContextReport
+
+
+class ChunkDelta(_Response):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(_Response):
+    index: int
+    delta: ChunkDelta
+    finish_reason: Literal["stop", "length"] | None
+
+
+class StreamStatus(_Response):
+    state: Literal["queued", "summarizing", "generating"]
+    queue_position: int | None = None
+    messages: int | None = None
+
+
+class ChatCompletionChunk(_Response):
+    """One `data:` frame of a stream: a delta, a status, or the final usage/timings/context."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    status: StreamStatus | None = None
+    usage: Usage | None = None
+    timings: Timings | None = None
+    context: ContextReport | None = None
+
+
+class StreamErrorDetail(_Response):
+    message: str
+    type: str
+    code: str
+
+
+class StreamError(_Response):
+    """The frame that ends a stream that failed after it began (then `data: [DONE]`)."""
+
+    error: StreamErrorDetail
+
+
+class StreamEvent(_Response):
+    """How OpenAPI 3.1 describes one server-sent event; `data` holds a chunk as JSON."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+
+
+class CancelResult(_Response):
+    id: str
+    object: Literal["chat.completion.cancel"]
+    cancelled: bool
+
+
+class ModelCard(_Response):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(_Response):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class Health(_Response):
+    status: Literal["ok", "loading", "error"]
+    error: str | None = None
+
+
+class ServedModel(BaseModel):
+    id: str
+    preset: str | None
+    file: str
+    quantization: str | None
+    size_bytes: int
+    n_params: int
+    n_ctx_train: int
+
+
+class ServerInfo(BaseModel):
+    name: Literal["pocketchat"]
+    version: str
+    status: Literal["ok", "loading", "error"]
+    error: str | None
+    model: ServedModel | None
+    fallback: dict[str, str] | None
+    n_ctx: int
+    parallel: int
+    n_threads: int
+    n_batch: int
+    max_queue: int
+    load_seconds: float | None
+    versions: dict[str, str]
+    system_info: str | None
+
+
+class ErrorDetail(_Response):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class Error(_Response):
+    error: ErrorDetail
+
+
+DOCUMENTED = (
+    ChatCompletion, ChatCompletionChunk, StreamError, StreamEvent, CancelResult, ModelList, Health,
+    ServerInfo, Error,
+)  # fmt: skip

@@ -1,0 +1,168 @@
+"""Clients that vanish while queued, while their prompt is read, or mid-reply: the server notices
+within 100 ms each time, frees the slot, leaks nothing and answers the next request as before."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import Figures, LiveServer, chat_body, content_of, scale, stream_chat, time_limit
+from pocketchat.api.chat import SERVICE_KEY
+from pocketchat.chat import ChatService
+
+pytestmark = pytest.mark.reliability
+
+CLIENTS = scale(24, 100)
+WAVE = 4  # 2 slots and 2 waiting: every wave has clients in the queue
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "the",
+    "lazy",
+    "dog",
+    "while",
+    "a",
+    "river",
+    "runs",
+    "by",
+    "the",
+    "old",
+    "mill",
+]
+
+
+@dataclass
+class Vanished:
+    stage: str  # "queued", "prefill" or "stream": where the client was when it left
+    run_id: str
+    left_at: float
+    freed_at: float | None = None
+
+
+def prompt(rng: random.Random) -> str:
+    # 50 to ~1,100 tokens: reading the longest takes SmolLM2 about half a second here.
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 900)))
+
+
+def vanish(url: str, rng: random.Random, out: list[Vanished], lock: threading.Lock) -> None:
+    """Stream a reply and drop the connection at a random point: after the first status frame
+    (queued or about to read the prompt), or after a random number of reply frames."""
+    target = rng.choice(["early", "early", "stream"])
+    leave_after = rng.randint(1, 12)
+    body = json.dumps({**chat_body(prompt(rng), max_tokens=400, temperature=0.8), "stream": True})
+    host, port = url.removeprefix("http://").split(":")
+    # HTTP/1.0 on a bare socket: the frames arrive unchunked, and closing is a real hang-up.
+    sock = socket.create_connection((host, int(port)), timeout=60)
+    sock.sendall(
+        f"POST /v1/chat/completions HTTP/1.0\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body.encode())}\r\n\r\n"
+        f"{body}".encode()
+    )
+    stream = sock.makefile("rb")
+    run_id, stage, content_frames = "", "", 0
+    for line in stream:
+        if not line.startswith(b"data: {"):
+            continue
+        frame = json.loads(line[len(b"data: ") :])
+        assert "error" not in frame, frame
+        run_id = frame["id"]
+        status = frame.get("status")
+        if status:
+            stage = "queued" if status["state"] == "queued" else "prefill"
+            if target == "early":
+                break
+        elif frame["choices"] and frame["choices"][0]["delta"].get("content"):
+            stage = "stream"
+            content_frames += 1
+            if content_frames >= leave_after:
+                break
+    left_at = time.monotonic()
+    sock.shutdown(socket.SHUT_RDWR)
+    stream.close()
+    sock.close()
+    with lock:
+        out.append(Vanished(stage, run_id, left_at))
+
+
+def watch_until_freed(service: ChatService, gone: list[Vanished], stop: threading.Event) -> None:
+    """The server is done with a client when its run is forgotten: after the engine finished
+    the request (slot released, or taken out of the queue)."""
+    while not stop.is_set():
+        now = time.monotonic()
+        for client in list(gone):
+            if client.freed_at is None and service.find(client.run_id) is None:
+                client.freed_at = now
+        time.sleep(0.001)
+
+
+def test_clients_vanishing_at_random_points(
+    live_server: Callable[..., LiveServer], smollm2_model: Path, figures: Figures
+) -> None:
+    server = live_server(smollm2_model, parallel=2, max_queue=4, n_ctx=4096)
+    service: ChatService = server.app.extensions[SERVICE_KEY]
+    engine = server.model.engine
+    assert engine is not None
+    greedy = chat_body("Name three colours.", max_tokens=24)
+    before = content_of(stream_chat(server.url, greedy))
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    threads_before = threading.active_count()
+
+    rng = random.Random(8)
+    gone: list[Vanished] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_until_freed, args=(service, gone, stop), daemon=True)
+    watcher.start()
+    for wave in range(0, CLIENTS, WAVE):
+        clients = [
+            threading.Thread(target=vanish, args=(server.url, random.Random(rng.random()), gone,
+                                                  lock))
+            for _ in range(min(WAVE, CLIENTS - wave))
+        ]  # fmt: skip
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join(60)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(c.freed_at is None for c in gone):
+        time.sleep(0.01)
+    stop.set()
+    watcher.join(5)
+
+    assert len(gone) == CLIENTS and all(c.run_id for c in gone)
+    waits = sorted((c.freed_at or float("inf")) - c.left_at for c in gone)
+    assert waits[-1] <= time_limit(0.1, 2.0)
+    stages = Counter(c.stage for c in gone)
+    assert min(stages[s] for s in ("queued", "prefill", "stream")) >= 2, stages
+    # Every one was finished by the engine as cancelled (none timed out or leaked a slot).
+    assert server.metric('pocketchat_requests_total{outcome="cancelled"}') == CLIENTS
+    assert (engine.busy_slots, engine.queue_depth, len(service._runs)) == (0, 0, 0)
+    time.sleep(0.2)
+    assert threading.active_count() == threads_before
+    rss_growth = (process.memory_info().rss - rss_before) / rss_before
+    assert rss_growth < 0.05
+    # The caches of the slots are consistent: the same question gets the same greedy answer.
+    assert content_of(stream_chat(server.url, greedy)) == before
+    figures.record(
+        "Faults",
+        f"{CLIENTS} clients (SmolLM2, prompts up to ~1,100 tokens) dropping the connection at "
+        f"random points: {stages['queued']} while queued, {stages['prefill']} while the prompt "
+        f"was read, {stages['stream']} mid-reply",
+        f"each freed within {waits[-1] * 1000:.0f} ms (median {waits[len(waits) // 2] * 1000:.0f}"
+        f" ms), all counted cancelled; no busy slot, queue entry, run or thread left; RSS "
+        f"{rss_growth:+.1%}; the same greedy answer afterwards",
+    )
