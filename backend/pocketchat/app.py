@@ -6,7 +6,7 @@ from flask import Flask
 
 from pocketchat.api import chat, openapi, spa, system
 from pocketchat.api.errors import register_error_handlers
-from pocketchat.api.security import install_guards
+from pocketchat.api.security import Access, install_guards
 from pocketchat.chat import ChatService
 from pocketchat.context.manager import ContextManager
 from pocketchat.metrics import Metrics
@@ -36,8 +36,9 @@ def create_app(settings: Settings | None = None, *, load_in_background: bool = T
         metrics.watch_engine(lambda: engine.queue_depth, lambda: engine.busy_slots)
 
     model.on_ready = serve_chats
+    access = Access(settings)
     register_error_handlers(app)
-    install_guards(app, settings)
+    install_guards(app, settings, access)
     for blueprint in (chat.bp, system.bp, openapi.bp, spa.bp):
         app.register_blueprint(blueprint)
     model.start_loading(background=load_in_background)

@@ -73,11 +73,10 @@ class ChatService:
             self._runs[run.id] = run
         return run
 
-    def ensure_room(self) -> None:
-        """Refuse at once when the queue is full, before the body is parsed and tokenized: that
-        work, done only to be refused, made the last refusal of a 64-client burst wait 200 ms."""
-        if not self.engine.has_room():
-            raise self._queue_full()
+    def refusal(self) -> APIError | None:
+        """The 429 for a request arriving now, counted, if the queue is full (else None): asked
+        before the body is parsed and tokenized, work that would only delay the refusal."""
+        return None if self.engine.has_room() else self._queue_full()
 
     def _queue_full(self) -> APIError:
         self.metrics.requests.labels(outcome="rejected").inc()

@@ -18,6 +18,7 @@ import pytest
 from conftest import Figures, LiveServer, chat_body, content_of, scale, stream_chat, time_limit
 from pocketchat.api.chat import SERVICE_KEY
 from pocketchat.chat import ChatService
+from pocketchat.engine.engine import Engine
 
 pytestmark = pytest.mark.reliability
 
@@ -97,13 +98,13 @@ def vanish(url: str, rng: random.Random, out: list[Vanished], lock: threading.Lo
         out.append(Vanished(stage, run_id, left_at))
 
 
-def watch_until_freed(service: ChatService, gone: list[Vanished], stop: threading.Event) -> None:
-    """The server is done with a client when its run is forgotten: after the engine finished
-    the request (slot released, or taken out of the queue)."""
+def watch_until_freed(engine: Engine, gone: list[Vanished], stop: threading.Event) -> None:
+    """A client is let go when the engine no longer holds its request (slot or queue)."""
     while not stop.is_set():
+        active = engine.active_requests()
         now = time.monotonic()
         for client in list(gone):
-            if client.freed_at is None and service.find(client.run_id) is None:
+            if client.freed_at is None and client.run_id not in active:
                 client.freed_at = now
         time.sleep(0.001)
 
@@ -125,7 +126,7 @@ def test_clients_vanishing_at_random_points(
     gone: list[Vanished] = []
     lock = threading.Lock()
     stop = threading.Event()
-    watcher = threading.Thread(target=watch_until_freed, args=(service, gone, stop), daemon=True)
+    watcher = threading.Thread(target=watch_until_freed, args=(engine, gone, stop), daemon=True)
     watcher.start()
     for wave in range(0, CLIENTS, WAVE):
         clients = [

@@ -31,7 +31,8 @@ def chat_service() -> ChatService:
 @bp.post("/v1/chat/completions")
 def create_completion() -> Response:
     service = chat_service()
-    service.ensure_room()
+    if refused := service.refusal():
+        raise refused
     chat_request = parse_chat_request(read_json())
     run = service.start(chat_request)
     disconnected: Callable[[], bool] = request.environ.get(

@@ -46,21 +46,43 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
-def install_guards(app: Flask, settings: Settings) -> None:
+class Access:
+    """The API key and CORS origins of one app: who may call, and which pages may read."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.expected = _digest(settings.api_key.get_secret_value()) if settings.api_key else None
+        self.origins = set(settings.cors_origin_list)
+
+    def authorized(self, header: str) -> bool:
+        if self.expected is None:
+            return True
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            _digest(token.strip()), self.expected
+        )
+
+    def cors_headers(self, origin: str | None) -> dict[str, str]:
+        if not (self.origins and origin and (origin in self.origins or "*" in self.origins)):
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Vary": "Origin",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Conversation-Id",
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        }
+
+
+def install_guards(app: Flask, settings: Settings, access: Access) -> None:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    expected = _digest(settings.api_key.get_secret_value()) if settings.api_key else None
-    origins = set(settings.cors_origin_list)
 
     @app.before_request
     def _guard() -> Response | None:
-        if request.method == "OPTIONS" and origins:
+        if request.method == "OPTIONS" and access.origins:
             return Response(status=204)
         path = request.path
-        if expected is None or path in PUBLIC_API_PATHS or not path.startswith(API_PREFIXES):
+        if path in PUBLIC_API_PATHS or not path.startswith(API_PREFIXES):
             return None
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(token.strip()), expected):
+        if not access.authorized(request.headers.get("Authorization", "")):
             raise APIError(401, "missing or wrong API key (Authorization: Bearer <key>)",
                            code="invalid_api_key")  # fmt: skip
         return None
@@ -70,12 +92,5 @@ def install_guards(app: Flask, settings: Settings) -> None:
         # No route sets these; `extend` appends without werkzeug's per-header scans, which
         # cost more than the rest of a refused request together.
         response.headers.extend(SECURITY_HEADERS)
-        origin = request.headers.get("Origin")
-        if origins and origin and (origin in origins or "*" in origins):
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
-            response.headers["Access-Control-Allow-Headers"] = (
-                "Authorization, Content-Type, X-Conversation-Id"
-            )
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers.extend(access.cors_headers(request.headers.get("Origin")))
         return response

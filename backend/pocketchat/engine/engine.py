@@ -118,13 +118,23 @@ class Engine:
         return handle
 
     def has_room(self) -> bool:
-        """Whether a request submitted now would be taken (a slot or a place in the queue)."""
-        with self._lock:
-            return not self._stopping and self._room()
+        """Whether a request submitted now would likely be taken (a slot or a queue place).
+
+        Read without the lock, as a hint: `submit` decides under it. The worker holds the lock
+        while it admits a request (cache moves, sampler set-up), and refusals of a 64-client
+        burst queued behind it for up to a second when this waited for the lock.
+        """
+        return not self._stopping and self._room()
 
     def _room(self) -> bool:
         free = sum(not slot.busy for slot in self._slots)
         return len(self._waiting) < free + self.config.max_queue
+
+    def active_requests(self) -> set[str]:
+        """Ids of the requests waiting or holding a slot: what the engine still works for."""
+        with self._lock:
+            held = {slot.handle for slot in self._slots if slot.handle is not None}
+            return {handle.request.request_id for handle in (*self._waiting, *held)}
 
     @property
     def queue_depth(self) -> int:
@@ -158,11 +168,13 @@ class Engine:
             self._wake.notify()
 
     def _abort_worthwhile(self) -> bool:
-        """Abort the decode under way when a cancelled request is reading its prompt (a chunk
-        can take seconds), or when every request in it is cancelled (nobody loses work)."""
-        if any(h.cancelled for h in self._prefilling_in_batch):
-            return True
-        return bool(self._in_batch) and all(h.cancelled for h in self._in_batch)
+        """Abort the decode under way when a cancelled request is in it and the step is long:
+        it reads a prompt chunk (a second or more on a small CPU). Then the slot is free at once,
+        and the others lose only the part of the step already done (the chunk is read again).
+        A step of single tokens (tens of ms) is let finish: aborting it would waste more."""
+        if not any(h.cancelled for h in self._in_batch):
+            return False
+        return bool(self._prefilling_in_batch) or all(h.cancelled for h in self._in_batch)
 
     # ---- the worker ----
 

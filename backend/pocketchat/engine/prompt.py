@@ -36,6 +36,11 @@ class Message:
     content: str
 
 
+# One pattern for every nonce: compiling one per request filled `re`'s cache with 512 dead
+# patterns (300 KB, found by the soak test).
+_SENTINEL = re.compile("\ue000([0-9a-f]{16}):(\\d+)\ue001")
+
+
 class TemplateUnusable(ValueError):
     """The model's chat template is missing or cannot render a plain conversation."""
 
@@ -89,7 +94,6 @@ class ChatPrompt:
     def render_segments(self, messages: Sequence[Message]) -> list[tuple[str, bool]]:
         """The prompt as (text, is_message_content) pieces, in order."""
         nonce = secrets.token_hex(8)
-        sentinel = re.compile(f"\ue000{nonce}:(\\d+)\ue001")
         placeholders = [
             {"role": m.role, "content": f"\ue000{nonce}:{i}\ue001"} for i, m in enumerate(messages)
         ]
@@ -108,9 +112,11 @@ class ChatPrompt:
         segments: list[tuple[str, bool]] = []
         position = 0
         seen: list[int] = []
-        for match in sentinel.finditer(rendered):
+        for match in _SENTINEL.finditer(rendered):
+            if match.group(1) != nonce:
+                continue
             segments.append((rendered[position : match.start()], False))
-            index = int(match.group(1))
+            index = int(match.group(2))
             seen.append(index)
             segments.append((messages[index].content, True))
             position = match.end()
