@@ -22,7 +22,7 @@ from pocketchat.engine.engine import Engine
 
 pytestmark = pytest.mark.reliability
 
-CLIENTS = scale(24, 100)
+CLIENTS = scale(16, 100)
 WAVE = 4  # 2 slots and 2 waiting: every wave has clients in the queue
 WORDS = [
     "the",
@@ -148,7 +148,7 @@ def test_clients_vanishing_at_random_points(
     waits = sorted((c.freed_at or float("inf")) - c.left_at for c in gone)
     assert waits[-1] <= time_limit(0.1, 2.0)
     stages = Counter(c.stage for c in gone)
-    assert min(stages[s] for s in ("queued", "prefill", "stream")) >= 2, stages
+    assert min(stages[s] for s in ("queued", "prefill", "stream")) >= scale(1, 5), stages
     # Every one was finished by the engine as cancelled (none timed out or leaked a slot).
     assert server.metric('pocketchat_requests_total{outcome="cancelled"}') == CLIENTS
     assert (engine.busy_slots, engine.queue_depth, len(service._runs)) == (0, 0, 0)
