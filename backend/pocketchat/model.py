@@ -1,7 +1,8 @@
 """The served model as a Flask extension: which file, loading it, and the engine around it.
 
 `ChatModel.init_app(app)` registers it in `app.extensions`; views reach it through
-`current_model()`. Loading runs in a background thread so /api/health can answer 503 meanwhile.
+`current_model()`. Loading runs in a background thread so /api/health can answer 503 meanwhile;
+a file that cannot be served leaves `load_error`, one sentence naming the file and the reason.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from flask import Flask, current_app
 
 from pocketchat import __version__
 from pocketchat.engine.engine import Engine, EngineConfig
-from pocketchat.engine.llama import LLAMA_CPP_PYTHON_VERSION, Model
-from pocketchat.engine.prompt import ChatPrompt
+from pocketchat.engine.llama import LLAMA_CPP_PYTHON_VERSION, LlamaError, Model
+from pocketchat.engine.prompt import ChatPrompt, TemplateUnusable
+from pocketchat.model_file import BadModelFile, check_model_file
 from pocketchat.presets import PRESETS, preset_path, read_active
 from pocketchat.settings import Settings
 
@@ -96,31 +98,42 @@ class ChatModel:
         return self.engine is not None
 
     def start_loading(self, *, background: bool = True) -> None:
+        """Choose and check the file now; load it with llama.cpp in the background, or now.
+
+        The check reads the file's header only (0.1 s for a 400 MB model), so a file that cannot
+        be served is refused before the server listens; `Model` checks it again, as llama.cpp's
+        gatekeeper. The load takes seconds, and /api/health answers meanwhile.
+        """
+        settings = self.settings
+        assert settings is not None
+        try:
+            self.choice = choose_model(settings)
+            check_model_file(self.choice.path)
+        except (ModelNotFound, BadModelFile) as error:
+            self._fail(error)
+            return
         if background:
-            threading.Thread(target=self.load, name="model-loader", daemon=True).start()
+            threading.Thread(target=self._load, name="model-loader", daemon=True).start()
         else:
-            self.load()
+            self._load()
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
         return self._loaded.wait(timeout)
 
-    def load(self) -> None:
-        settings = self.settings
-        assert settings is not None
+    def _load(self) -> None:
+        settings, choice = self.settings, self.choice
+        assert settings is not None and choice is not None
         started = time.monotonic()
         try:
-            self.choice = choose_model(settings)
-            if self.choice.fallback:
+            if choice.fallback:
                 log.warning(
                     "!!! serving the OFFLINE FALLBACK model %s instead of %s: %s",
-                    self.choice.fallback["served"],
-                    self.choice.fallback["requested"],
-                    self.choice.fallback["reason"],
+                    choice.fallback["served"],
+                    choice.fallback["requested"],
+                    choice.fallback["reason"],
                 )
-            log.info("loading %s", self.choice.path)
-            model = Model(
-                self.choice.path, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock
-            )
+            log.info("loading %s", choice.path)
+            model = Model(choice.path, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock)
             self.prompt = ChatPrompt(model.chat_template(), model)
             self.model = model
             engine = Engine(model, engine_config(settings))
@@ -129,12 +142,18 @@ class ChatModel:
                 self.on_ready(self)
             self.engine = engine
             self.load_seconds = time.monotonic() - started
-            log.info("model %s ready in %.2f s", self.choice.model_id, self.load_seconds)
-        except Exception as error:
-            self.load_error = str(error)
-            log.error("cannot serve a model: %s", error)
-        finally:
+            log.info("model %s ready in %.2f s", choice.model_id, self.load_seconds)
             self._loaded.set()
+        except Exception as error:
+            self._fail(error)
+
+    def _fail(self, error: Exception) -> None:
+        where = str(self.choice.path) if self.choice else "a model"
+        self.load_error = f"cannot serve {where}: {error}"
+        # A file's fault is said in one sentence; anything else is a bug, with its traceback.
+        expected = (ModelNotFound, BadModelFile, LlamaError, TemplateUnusable)
+        log.error("%s", self.load_error, exc_info=not isinstance(error, expected))
+        self._loaded.set()
 
     def shutdown(self) -> None:
         if self.engine is not None:

@@ -1,4 +1,4 @@
-"""`python -m pocketchat` as a user runs it: bad settings, SIGTERM mid-stream."""
+"""`python -m pocketchat` as a user runs it: bad settings, SIGTERM mid-stream, kill and restart."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from conftest import chat_body, free_port, sse_events
+from conftest import Figures, chat_body, free_port, sse_events, time_limit
+
+# A reply that does not end on its own before the test has done its work (the tiny model's
+# greedy text never picks the end token: see scripts/make_test_model.py).
+LONG_CONTEXT = {"N_CTX": "32768"}
+ENDLESS_REPLY = {**chat_body(max_tokens=30000), "stream": True}
 
 
-def start(model: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def start(model: Path, port: int | None = None, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = port or free_port()
     environment = {**os.environ, "MODEL_PATH": str(model), "PORT": str(port), **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "pocketchat"], env=environment,
@@ -23,7 +31,7 @@ def start(model: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
                 return process, url
@@ -31,6 +39,23 @@ def start(model: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
     process.kill()
     raise AssertionError(process.communicate()[0].decode())
+
+
+@contextmanager
+def open_stream(url: str, until: str) -> Iterator[Iterator[dict[str, Any] | str]]:
+    """A long streamed reply, read up to its first frame with `until` ("content", "status")."""
+    with requests.post(
+        f"{url}/v1/chat/completions", json=ENDLESS_REPLY, stream=True, timeout=30
+    ) as response:
+        frames = sse_events(response)
+        for frame in frames:
+            if isinstance(frame, dict) and (
+                frame.get("status") if until == "status"
+                else frame["choices"] and frame["choices"][0]["delta"].get("content")
+            ):  # fmt: skip
+                yield frames
+                return
+        raise AssertionError(f"the stream ended before its first {until} frame")
 
 
 @pytest.mark.parametrize(
@@ -56,20 +81,64 @@ def test_invalid_settings_stop_with_a_clear_message(
     assert "Traceback" not in result.stderr
 
 
-def test_sigterm_ends_streams_with_a_final_event_and_exits(tiny_model: Path) -> None:
-    process, url = start(tiny_model, N_CTX="16384")
+@pytest.mark.reliability
+def test_sigterm_ends_every_stream_with_a_final_event_and_exits(
+    tiny_model: Path, figures: Figures
+) -> None:
+    process, url = start(tiny_model, PARALLEL="2", MAX_QUEUE="2", **LONG_CONTEXT)
     try:
-        with requests.post(
-            f"{url}/v1/chat/completions", json={**chat_body(max_tokens=15000), "stream": True},
-            stream=True, timeout=30,
-        ) as response:  # fmt: skip
-            frames = sse_events(response)
-            next(frames)
+        with ExitStack() as open_streams:
+            streams = [open_streams.enter_context(open_stream(url, "content")) for _ in range(2)]
+            # Both slots are taken: the third waits in the queue.
+            streams.append(open_streams.enter_context(open_stream(url, "status")))
+            signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
-            rest = list(frames)
-        assert rest[-1] == "[DONE]"
-        assert rest[-2]["error"]["code"] == "server_shutdown"
-        assert process.wait(timeout=15) == 0
+            endings = [
+                [frame["error"]["code"] if isinstance(frame, dict) and "error" in frame else frame
+                 for frame in list(stream)[-2:]]
+                for stream in streams
+            ]  # fmt: skip
+        exit_code = process.wait(timeout=time_limit(5, 15))
+        stopped_after = time.monotonic() - signalled
     finally:
         process.kill()
         process.communicate()
+    assert (endings, exit_code) == ([["server_shutdown", "[DONE]"]] * 3, 0)
+    figures.record(
+        "Faults",
+        "SIGTERM with 3 streams open (2 generating, 1 queued)",
+        f"each ended with a server_shutdown event and [DONE]; exit 0 after {stopped_after:.1f} s",
+    )
+
+
+@pytest.mark.reliability
+def test_a_killed_server_restarts_on_its_port_and_serves(
+    tiny_model: Path, figures: Figures
+) -> None:
+    port = free_port()
+    killed, url = start(tiny_model, port, **LONG_CONTEXT)
+    try:
+        # A stream open at the kill leaves the port's connection in FIN_WAIT/TIME_WAIT: the
+        # new server must bind all the same (waitress sets SO_REUSEADDR).
+        with open_stream(url, "content"):
+            killed.kill()
+            killed.wait()
+            kill_time = time.monotonic()
+            restarted, _ = start(tiny_model, port, **LONG_CONTEXT)
+    finally:
+        killed.kill()
+        killed.communicate()
+    try:
+        reply = requests.post(f"{url}/v1/chat/completions", json=chat_body(max_tokens=4),
+                              timeout=30)  # fmt: skip
+        served_after = time.monotonic() - kill_time
+    finally:
+        restarted.terminate()
+        restarted.communicate()
+    assert reply.json()["choices"][0]["finish_reason"] == "length"
+    figures.record(
+        "Faults",
+        "SIGKILL with a stream open, then a restart on the same port",
+        f"the new server bound the port and answered a chat completion {served_after:.1f} s "
+        "after the kill",
+    )

@@ -7,6 +7,7 @@ the context.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import ctypes.util
 import logging
@@ -17,11 +18,25 @@ from pathlib import Path
 
 import llama_cpp
 import llama_cpp.llama_cpp as llama
+from llama_cpp._logger import llama_log_callback as print_llama_log
+
+from pocketchat.model_file import check_model_file
 
 LLAMA_CPP_PYTHON_VERSION: str = llama_cpp.__version__
+GGML_LOG_LEVEL_ERROR = 4  # ggml's levels: none, debug, info, warn, error, continuation
 
 _backend_lock = threading.Lock()
 _backend_ready = False
+# llama.cpp says why a load failed only in its log: the last error lines, for LlamaError.
+_recent_errors: collections.deque[str] = collections.deque(maxlen=8)
+_load_lock = threading.Lock()
+
+
+@llama.llama_log_callback
+def _log_callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    if level == GGML_LOG_LEVEL_ERROR:
+        _recent_errors.append(text.decode("utf-8", errors="replace").strip())
+    print_llama_log(level, text, user_data)  # llama-cpp-python's own printing, unchanged
 
 
 def _init_backend() -> None:
@@ -34,6 +49,7 @@ def _init_backend() -> None:
             logging.getLogger("llama-cpp-python").setLevel(
                 logging.DEBUG if verbose else logging.ERROR
             )
+            llama.llama_log_set(_log_callback, ctypes.c_void_p(0))
             llama.llama_backend_init()
             _backend_ready = True
 
@@ -60,6 +76,8 @@ class Model:
 
     def __init__(self, path: Path, *, use_mmap: bool, use_mlock: bool) -> None:
         _init_backend()
+        # Before llama.cpp sees the file: its loader aborts the process on some bad files.
+        check_model_file(path)
         self.path = path
         params = llama.llama_model_default_params()
         params.n_gpu_layers = 0
@@ -71,9 +89,14 @@ class Model:
             params.load_mode = llama.LLAMA_LOAD_MODE_MMAP
         else:
             params.load_mode = llama.LLAMA_LOAD_MODE_NONE
-        self._ptr = llama.llama_model_load_from_file(str(path).encode(), params)
+        with _load_lock:
+            _recent_errors.clear()
+            self._ptr = llama.llama_model_load_from_file(str(path).encode(), params)
+            reasons = [line for line in _recent_errors if "failed to load model" not in line]
         if not self._ptr:
-            raise LlamaError(f"llama.cpp could not load {path} (not a GGUF model it supports)")
+            # "llama_model_load: error loading model: unknown model architecture: 'x'"
+            reason = reasons[0].split("error loading model: ")[-1] if reasons else "no reason given"
+            raise LlamaError(f"llama.cpp cannot load it ({reason})")
         self._vocab = llama.llama_model_get_vocab(self._ptr)
         self.n_vocab: int = llama.llama_vocab_n_tokens(self._vocab)
         self.n_ctx_train: int = llama.llama_model_n_ctx_train(self._ptr)
