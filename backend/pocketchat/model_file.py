@@ -1,4 +1,5 @@
-"""Whether a model file is safe to hand to llama.cpp: its GGUF header and chat template, in Python.
+"""Whether a model file is safe to hand to llama.cpp: its GGUF header, read in Python, and its
+chat template (engine/template_safety.py).
 
 llama.cpp's C++ loader stops the whole process (GGML_ASSERT, or a read out of bounds) on some
 malformed files instead of returning an error, so every file passes this check first. It reads
@@ -14,8 +15,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, Undefined, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from pocketchat.engine.template_safety import UnsafeTemplate, check_chat_template
 
 # Metadata value types: struct format of the fixed-size ones; 8 is a string, 9 an array.
 SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?",
@@ -91,7 +91,10 @@ def check_model_file(path: Path) -> None:
                 metadata = _read_header(_Reader(data, size))
     except OSError as error:
         raise BadModelFile(f"the file cannot be read ({error.strerror or error})") from None
-    check_chat_template(metadata.get("tokenizer.chat_template"))
+    try:
+        check_chat_template(metadata.get("tokenizer.chat_template"))
+    except UnsafeTemplate as error:
+        raise BadModelFile(str(error)) from None
 
 
 def _read_header(reader: _Reader) -> dict[str, Any]:
@@ -196,60 +199,3 @@ def _check_values(metadata: dict[str, Any]) -> None:
 
 def _padded(offset: int, alignment: int) -> int:
     return offset + (-offset) % alignment
-
-
-class _StrictSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, except that a forbidden access fails instead of giving an empty value."""
-
-    def unsafe_undefined(self, obj: Any, attribute: Any) -> Undefined:
-        raise SecurityError(f"it reaches for {attribute!r} of a {type(obj).__name__}")
-
-
-def check_chat_template(source: object) -> None:
-    """Refuse a template that reaches for Python internals (`''.__class__`, `x|attr(name)`).
-
-    The sandbox prompt.py renders with refuses each such access, but turns some into silent
-    empty values; a template that tries is not one to serve. Names written in the template are
-    checked wherever they are; names computed at run time, on a sample conversation.
-    """
-    if not isinstance(source, str) or not source:
-        return  # ChatPrompt says that the model has no usable chat template
-    env = _StrictSandbox(extensions=["jinja2.ext.loopcontrols"])
-    # prompt.py's helper; without it a Llama 3 template would stop before most of its text.
-    env.globals["strftime_now"] = lambda fmt: "1 January 2025"
-    try:
-        tree = env.parse(source)
-        for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
-            reached = _reached_name(node)
-            if reached is not None:
-                raise BadModelFile(f"its chat template is unsafe (it reaches for {reached})")
-        template = env.from_string(tree)
-    except TemplateSyntaxError as error:
-        raise BadModelFile(
-            f"its chat template is unusable (line {error.lineno}: {error})"
-        ) from None
-    turns = [{"role": role, "content": f"{role} text"} for role in ("user", "assistant", "user")]
-    for messages in ([{"role": "system", "content": "system text"}, *turns], turns):
-        try:
-            template.render(messages=messages, add_generation_prompt=True, bos_token="",
-                            eos_token="")  # fmt: skip
-        except SecurityError as error:
-            raise BadModelFile(f"its chat template is unsafe ({error})") from None
-        except Exception:
-            pass  # a template that cannot render a conversation is ChatPrompt's to report
-
-
-def _reached_name(node: nodes.Node) -> str | None:
-    """The Python internal an attribute or item access reaches for, if it names one."""
-    if isinstance(node, nodes.Getattr):
-        name: object = node.attr
-    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-        name = node.arg.value
-    elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
-        argument = node.args[0]
-        if not isinstance(argument, nodes.Const):
-            return "an attribute named at run time"
-        name = argument.value
-    else:
-        return None
-    return repr(name) if isinstance(name, str) and name.startswith("_") else None
