@@ -26,11 +26,12 @@ BEGIN, END = "<!-- stress-table:begin -->", "<!-- stress-table:end -->"
 BROWSER_SPECS = ["e2e/reliability.spec.ts", "e2e/import.spec.ts"]
 
 
-def run_backend(figures: Path) -> tuple[bool, str]:
+def run_backend(figures: Path, log: Path) -> tuple[bool, str]:
     environment = {**os.environ, "POCKETCHAT_STRESS": "1", "POCKETCHAT_FIGURES": str(figures)}
     command = [sys.executable, "-m", "pytest", "-m", "reliability or stress", "-p",
                "no:cacheprovider", "-q"]  # fmt: skip
     result = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True)
+    log.write_text(result.stdout + result.stderr, encoding="utf-8")
     sys.stdout.write(result.stdout[-4000:])
     sys.stderr.write(result.stderr[-4000:])
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "no output"
@@ -80,10 +81,12 @@ def main() -> int:
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/reliability.md")
     args = parser.parse_args()
     started = time.monotonic()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         figures = Path(scratch) / "figures.jsonl"
         figures.touch()
-        backend_ok, backend = run_backend(figures)
+        # The whole pytest output, for the failures that the tail printed here leaves out.
+        backend_ok, backend = run_backend(figures, args.out_dir / "stress-pytest.log")
         rows = [json.loads(line) for line in figures.read_text(encoding="utf-8").splitlines()]
     browser_ok, browser = run_browser()
     rows.append(
@@ -98,7 +101,6 @@ def main() -> int:
     )
     text = report(rows, backend, browser, time.monotonic() - started)
     print("\n" + text)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "stress.md").write_text(text, encoding="utf-8")
     ok = backend_ok and browser_ok
     if ok and not args.no_doc:
