@@ -40,13 +40,6 @@ def time_limit(stress_seconds: float, fast_seconds: float) -> float:
     return stress_seconds if STRESS else fast_seconds
 
 
-@dataclass(frozen=True)
-class Figure:
-    area: str
-    tried: str
-    held: str
-
-
 class Figures:
     """What a reliability test tried and what held, for `make stress`'s table.
 
@@ -56,14 +49,12 @@ class Figures:
 
     def __init__(self, path: str | None) -> None:
         self.path = Path(path) if path else None
-        self.recorded: list[Figure] = []
 
     def record(self, area: str, tried: str, held: str) -> None:
-        figure = Figure(area, tried, held)
-        self.recorded.append(figure)
         if self.path is not None:
+            figure = {"area": area, "tried": tried, "held": held}
             with self.path.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(figure.__dict__, ensure_ascii=False) + "\n")
+                out.write(json.dumps(figure, ensure_ascii=False) + "\n")
 
 
 @pytest.fixture(scope="session")
@@ -265,8 +256,9 @@ class ServerProcess:
         return output.decode(errors="replace")
 
 
-def start_server_process(model: Path, **env: str) -> ServerProcess:
-    port = free_port()
+def start_server_process(model: Path, port: int | None = None, **env: str) -> ServerProcess:
+    """Start `python -m pocketchat` and wait until it is healthy; fail with its log if it dies."""
+    port = port or free_port()
     environment = {**os.environ, "MODEL_PATH": str(model), "PORT": str(port),
                    "N_THREADS": "2", "LOG_LEVEL": "warning", **env}  # fmt: skip
     process = subprocess.Popen(

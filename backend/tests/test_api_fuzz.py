@@ -28,15 +28,6 @@ from schemathesis.specs.openapi.checks import (
 
 pytestmark = pytest.mark.reliability
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
-
-
 SCHEMA_CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -68,8 +59,7 @@ def fuzzed(tiny_model: Path) -> Iterator[LiveServer]:
 
 
 def load_schema(live: LiveServer) -> schemathesis.BaseSchema:
-    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json", headers=AUTHORIZATION)
-    return schema
+    return schemathesis.openapi.from_url(f"{live.url}/openapi.json", headers=AUTHORIZATION)
 
 
 def shorten_reply(case: schemathesis.Case) -> None:

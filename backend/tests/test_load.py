@@ -38,6 +38,7 @@ class Client:
     sent_at: float = 0.0
     answered_after: float | None = None  # seconds from sending to the first byte of the answer
     received: bytes = b""
+    partial_line: bytes = b""  # the end of `received` after its last newline
     positions: list[int] = field(default_factory=list)
     started_at: float | None = None  # when the "generating" status arrived
     frames: list[dict[str, Any] | str] = field(default_factory=list)
@@ -55,9 +56,9 @@ class Client:
     def read(self, data: bytes, now: float) -> None:
         if self.answered_after is None:
             self.answered_after = now - self.sent_at
-        lines_before = self.received.count(b"\n")
         self.received += data
-        for line in self.received.split(b"\n")[lines_before:-1]:
+        *lines, self.partial_line = (self.partial_line + data).split(b"\n")
+        for line in lines:
             if not line.startswith(b"data: "):
                 continue
             text = line[len(b"data: ") :].strip().decode()

@@ -14,31 +14,19 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Figures, chat_body, free_port, sse_events, time_limit
+from conftest import (
+    Figures,
+    chat_body,
+    free_port,
+    sse_events,
+    start_server_process,
+    time_limit,
+)
 
 # A reply that does not end on its own before the test has done its work (the tiny model's
 # greedy text never picks the end token: see scripts/make_test_model.py).
 LONG_CONTEXT = {"N_CTX": "32768"}
 ENDLESS_REPLY = {**chat_body(max_tokens=30000), "stream": True}
-
-
-def start(model: Path, port: int | None = None, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = port or free_port()
-    environment = {**os.environ, "MODEL_PATH": str(model), "PORT": str(port), **env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pocketchat"], env=environment,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return process, url
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError(process.communicate()[0].decode())
 
 
 @contextmanager
@@ -85,7 +73,8 @@ def test_invalid_settings_stop_with_a_clear_message(
 def test_sigterm_ends_every_stream_with_a_final_event_and_exits(
     tiny_model: Path, figures: Figures
 ) -> None:
-    process, url = start(tiny_model, PARALLEL="2", MAX_QUEUE="2", **LONG_CONTEXT)
+    server = start_server_process(tiny_model, PARALLEL="2", MAX_QUEUE="2", **LONG_CONTEXT)
+    process, url = server.process, server.url
     try:
         with ExitStack() as open_streams:
             streams = [open_streams.enter_context(open_stream(url, "content")) for _ in range(2)]
@@ -116,7 +105,8 @@ def test_a_killed_server_restarts_on_its_port_and_serves(
     tiny_model: Path, figures: Figures
 ) -> None:
     port = free_port()
-    killed, url = start(tiny_model, port, **LONG_CONTEXT)
+    first = start_server_process(tiny_model, port, **LONG_CONTEXT)
+    killed, url = first.process, first.url
     try:
         # A stream open at the kill leaves the port's connection in FIN_WAIT/TIME_WAIT: the
         # new server must bind all the same (waitress sets SO_REUSEADDR).
@@ -124,7 +114,7 @@ def test_a_killed_server_restarts_on_its_port_and_serves(
             killed.kill()
             killed.wait()
             kill_time = time.monotonic()
-            restarted, _ = start(tiny_model, port, **LONG_CONTEXT)
+            restarted = start_server_process(tiny_model, port, **LONG_CONTEXT).process
     finally:
         killed.kill()
         killed.communicate()
