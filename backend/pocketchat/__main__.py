@@ -22,7 +22,7 @@ from waitress.server import BaseWSGIServer, create_server
 
 from pocketchat import __version__
 from pocketchat.app import create_app
-from pocketchat.model import EXTENSION_KEY, ChatModel
+from pocketchat.runtime import RuntimeLoader, loader_of
 from pocketchat.settings import Settings
 
 log = logging.getLogger("pocketchat")
@@ -33,7 +33,8 @@ def settings_help() -> str:
     lines = ["environment variables (all optional):"]
     for name, field in Settings.model_fields.items():
         default = field.default if field.default_factory is None else "(computed)"
-        lines.append(f"  {name.upper():<20} {field.description} [default: {default}]")
+        variable = str(field.validation_alias or name).upper()
+        lines.append(f"  {variable:<20} {field.description} [default: {default}]")
     return "\n".join(lines)
 
 
@@ -76,9 +77,9 @@ def make_server(app: Flask, settings: Settings, port: int | None = None) -> Base
     return server
 
 
-def stop_serving(server: BaseWSGIServer, model: ChatModel) -> None:
+def stop_serving(server: BaseWSGIServer, loader: RuntimeLoader) -> None:
     """End every stream with its final event, then empty waitress's loop so that `run` ends."""
-    model.shutdown()
+    loader.shutdown()
     deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
     while time.monotonic() < deadline and any(
         channel.requests for channel in list(server._map.values())
@@ -109,9 +110,9 @@ def main() -> None:
     # per refused client, and the refusals are counted in /metrics already.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app = create_app(settings)
-    model: ChatModel = app.extensions[EXTENSION_KEY]
-    if model.load_error is not None:  # the file itself is unservable: refused before listening
-        sys.exit(f"pocketchat: {model.load_error}")
+    loader = loader_of(app)
+    if loader.error is not None:  # the file itself is unservable: refused before listening
+        sys.exit(f"pocketchat: {loader.error}")
     server = make_server(app, settings)
     stop_lock = threading.Lock()
     stopping = threading.Event()
@@ -122,7 +123,7 @@ def main() -> None:
                 return
             stopping.set()
         threading.Thread(
-            target=stop_serving, args=(server, model), name="shutdown", daemon=True
+            target=stop_serving, args=(server, loader), name="shutdown", daemon=True
         ).start()
 
     def graceful_stop(signum: int, _frame: FrameType | None) -> None:
@@ -131,8 +132,8 @@ def main() -> None:
 
     def stop_if_unservable() -> None:
         # llama.cpp loads the model in the background so that /api/health answers meanwhile.
-        model.wait_loaded()
-        if model.load_error is not None:
+        loader.wait_loaded()
+        if loader.error is not None:
             stop()
 
     signal.signal(signal.SIGTERM, graceful_stop)
@@ -145,8 +146,8 @@ def main() -> None:
         # The loop ends with an error on a map emptied by close(): that is the way out.
         if not stopping.is_set():
             raise
-    if model.load_error is not None:
-        sys.exit(f"pocketchat: {model.load_error}")
+    if loader.error is not None:
+        sys.exit(f"pocketchat: {loader.error}")
     log.info("stopped")
 
 

@@ -36,11 +36,18 @@ def default_parallel() -> int:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=None, case_sensitive=False, extra="ignore", validate_default=True
+        env_file=None,
+        case_sensitive=False,
+        extra="ignore",
+        validate_default=True,
+        validate_by_name=True,
     )
 
-    model: str = Field(
+    # The variable is MODEL, as users know it; in code `preset`, because "model" names the
+    # file, the llama.cpp object and the served id elsewhere.
+    preset: str = Field(
         DEFAULT_PRESET,
+        validation_alias="MODEL",
         description=f"Model preset to serve ({', '.join(PRESETS)}); MODEL_PATH overrides it.",
     )
     model_path: Path | None = Field(None, description="Serve this GGUF file instead of a preset.")
@@ -96,7 +103,7 @@ class Settings(BaseSettings):
         "info", description="Log verbosity."
     )
 
-    @field_validator("model")
+    @field_validator("preset")
     @classmethod
     def _known_preset(cls, value: str) -> str:
         if value not in PRESETS:

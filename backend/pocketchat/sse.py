@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from pydantic import BaseModel
 
 DONE = "data: [DONE]\n\n"
 HEADERS = {
@@ -14,15 +13,15 @@ HEADERS = {
 }
 
 
-def frame(payload: dict[str, Any]) -> str:
-    # ensure_ascii=False keeps Chinese readable on the wire; JSON escapes any newline, so a
-    # frame is always a single `data:` line.
-    return f"data: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
+def frame(payload: BaseModel) -> str:
+    """One event from a response model (api/responses.py), as /openapi.json describes it.
+
+    Only the fields that were set are sent (a delta carries its text, not a null role); pydantic
+    writes UTF-8 as is, so Chinese stays readable, and escapes newlines, so a frame is always a
+    single `data:` line.
+    """
+    return f"data: {payload.model_dump_json(exclude_unset=True)}\n\n"
 
 
 def heartbeat() -> str:
     return ": ping\n\n"
-
-
-def error_frame(message: str, error_type: str, code: str) -> str:
-    return frame({"error": {"message": message, "type": error_type, "code": code}})

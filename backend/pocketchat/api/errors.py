@@ -1,4 +1,7 @@
-"""OpenAI-style error JSON for every failure, so no input ever yields an HTML page or a trace."""
+"""OpenAI-style error JSON for every failure, so no input ever yields an HTML page or a trace.
+
+The one place where the layers' own refusals become HTTP statuses.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ import logging
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+
+from pocketchat.chat.errors import ChatRefused, ContextTooLong, NoSuchRun, ServerBusy, ShuttingDown
+from pocketchat.runtime import NotReady
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +63,30 @@ def error_response(error: APIError) -> Response:
     return response
 
 
+def from_refusal(error: ChatRefused | NotReady) -> APIError:
+    message = str(error)
+    if isinstance(error, ContextTooLong):
+        return APIError(400, message, code="context_length_exceeded", param=error.param)
+    if isinstance(error, ServerBusy):
+        return APIError(429, message, code="queue_full", retry_after=5)
+    if isinstance(error, ShuttingDown):
+        return APIError(503, message, code="shutting_down")
+    if isinstance(error, NoSuchRun):
+        return APIError(404, message, code="not_found")
+    if isinstance(error, NotReady):
+        return APIError(503, message, code="model_loading", retry_after=2)
+    return APIError(400, message)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(APIError)
     def _api_error(error: APIError) -> Response:
         return error_response(error)
+
+    @app.errorhandler(ChatRefused)
+    @app.errorhandler(NotReady)
+    def _refused(error: ChatRefused | NotReady) -> Response:
+        return error_response(from_refusal(error))
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

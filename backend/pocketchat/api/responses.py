@@ -1,13 +1,15 @@
 """What the API answers, as pydantic models: they give /openapi.json its response schemas.
 
-The routes build plain dicts; the schema fuzz test (test_api_fuzz.py) checks every response
-against these, so the document and the server cannot drift apart unnoticed.
+The routes build their bodies and stream frames from these models (the web app's types are
+generated from the same document), and the schema fuzz test (test_api_fuzz.py) checks every
+response against them.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from flask import Response
 from pydantic import BaseModel, ConfigDict
 
 
@@ -192,3 +194,8 @@ DOCUMENTED = (
     ChatCompletion, ChatCompletionChunk, StreamError, StreamEvent, CancelResult, ModelList, Health,
     ServerInfo, Error,
 )  # fmt: skip
+
+
+def json_response(body: BaseModel) -> Response:
+    """A model as a JSON body: the fields that were set, UTF-8 as is."""
+    return Response(body.model_dump_json(exclude_unset=True), mimetype="application/json")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pocketchat.api.errors import APIError
+from pocketchat.chat.request import DEFAULT_SAMPLING, ChatRequest
+from pocketchat.context.manager import ClientSummary
+from pocketchat.context.prompt import Message
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Penalty = Annotated[float, Field(ge=-2.0, le=2.0, allow_inf_nan=False)]
@@ -81,20 +85,27 @@ class ChatCompletionRequest(_Strict):
             return ()
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
 
-    @property
-    def reply_limit(self) -> int | None:
-        return self.max_completion_tokens or self.max_tokens
-
-
-DEFAULT_SAMPLING = {
-    "temperature": 0.7,
-    "top_p": 0.95,
-    "top_k": 40,
-    "min_p": 0.05,
-    "repeat_penalty": 1.1,
-    "frequency_penalty": 0.0,
-    "presence_penalty": 0.0,
-}
+    def to_chat_request(self) -> ChatRequest:
+        """The plain request the chat layer takes: unset sampling fields take the defaults."""
+        overrides = {
+            name: value
+            for name in (
+                "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "frequency_penalty",
+                "presence_penalty", "seed",
+            )
+            if (value := getattr(self, name)) is not None
+        }  # fmt: skip
+        summary = self.context_summary
+        return ChatRequest(
+            messages=tuple(Message(m.role, m.text) for m in self.messages),
+            sampling=replace(DEFAULT_SAMPLING, **overrides),
+            reply_limit=self.max_completion_tokens or self.max_tokens,
+            stop=self.stop_strings,
+            context_overflow=self.context_overflow,
+            client_summary=(
+                ClientSummary(summary.covers, summary.hash, summary.text) if summary else None
+            ),
+        )
 
 
 _UNION_TAGS = {"str", "int", "float", "bool", "none"}

@@ -8,12 +8,13 @@ from flask import Blueprint, Response, current_app, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from pocketchat.api.errors import APIError
+from pocketchat.runtime import current_loader
 
 bp = Blueprint("spa", __name__)
 
 
 def _static_dir() -> Path:
-    directory: Path = current_app.config["SETTINGS"].static_dir
+    directory: Path = current_loader().settings.static_dir
     if not (directory / "index.html").is_file():
         raise APIError(
             404,

@@ -2,51 +2,42 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pocketchat.api.errors import APIError
-from pocketchat.model import current_model
+from pocketchat.api.responses import Health, ModelCard, ModelList, json_response
+from pocketchat.runtime import NotReady, current_loader
 
 bp = Blueprint("system", __name__)
 
 
 @bp.get("/api/health")
 def health() -> tuple[Response, int]:
-    model = current_model()
-    if model.ready:
-        return jsonify({"status": "ok"}), 200
-    if model.load_error:
-        return jsonify({"status": "error", "error": model.load_error}), 503
-    return jsonify({"status": "loading"}), 503
+    loader = current_loader()
+    if loader.ready:
+        body, status = Health(status="ok"), 200
+    elif loader.error:
+        body, status = Health(status="error", error=loader.error), 503
+    else:
+        body, status = Health(status="loading"), 503
+    return json_response(body), status
 
 
 @bp.get("/api/info")
 def info() -> Response:
-    return jsonify(current_model().info())
+    return jsonify(current_loader().info())
 
 
 @bp.get("/v1/models")
 def models() -> Response:
-    model = current_model()
-    if model.choice is None:
-        raise APIError(503, "the model is still loading", code="model_loading", retry_after=2)
-    return jsonify(
-        {
-            "object": "list",
-            "data": [
-                {
-                    "id": model.choice.model_id,
-                    "object": "model",
-                    "created": 0,
-                    "owned_by": "local",
-                }
-            ],
-        }
-    )
+    choice = current_loader().choice
+    if choice is None:
+        raise NotReady(current_loader().error or "the model is still loading")
+    card = ModelCard(id=choice.model_id, object="model", created=0, owned_by="local")
+    return json_response(ModelList(object="list", data=[card]))
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    registry = current_app.extensions["pocketchat.metrics"].registry
+    registry = current_loader().metrics.registry
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -17,8 +17,8 @@ from pocketchat.context.planner import (
     shorten,
     split_system,
 )
+from pocketchat.context.prompt import ChatPrompt, Message, Tokenizer
 from pocketchat.context.summaries import SummaryCache, language_of, summary_note, summary_request
-from pocketchat.engine.prompt import ChatPrompt, Message, Tokenizer
 
 MIN_PROMPT_BUDGET = 64
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pocketchat.engine.prompt import Message
+from pocketchat.context.prompt import Message
 
 # Per-message template overhead (role markers, newlines) when estimating a turn's size.
 MESSAGE_OVERHEAD_TOKENS = 8

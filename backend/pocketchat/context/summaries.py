@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from pocketchat.engine.prompt import Message
+from pocketchat.context.prompt import Message
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 

@@ -13,7 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from pocketchat.engine.llama import Batch, Context, Model, Sampler
+from pocketchat.engine.llama import Batch, Context, LlamaModel, Sampler
+from pocketchat.engine.placement import pick_slot, slot_beside_busy
 from pocketchat.engine.slots import Handle, Slot, common_prefix_length
 from pocketchat.engine.types import (
     Delta,
@@ -30,9 +31,6 @@ log = logging.getLogger(__name__)
 DECODE_OK, DECODE_NO_ROOM, DECODE_ABORTED = 0, 1, 2
 # How many prompt tokens prime the repetition penalties of a new reply.
 PENALTY_HISTORY = 64
-# A new reply moves next to the others only if it loses at most this many cached prompt tokens
-# (about a system prompt's worth, well under a second of prefill).
-RELOCATE_MAX_LOST = 64
 
 
 class QueueFull(Exception):
@@ -70,7 +68,7 @@ class _Entry:
 
 
 class Engine:
-    def __init__(self, model: Model, config: EngineConfig) -> None:
+    def __init__(self, model: LlamaModel, config: EngineConfig) -> None:
         self.model = model
         self.config = config
         self.context = Context(
@@ -146,16 +144,22 @@ class Engine:
         with self._lock:
             return sum(slot.busy for slot in self._slots)
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop taking work, end every stream with a `server_shutdown` failure, free llama.cpp."""
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Stop taking work, end every stream with a `server_shutdown` failure, free the context.
+
+        False if the worker did not stop within `timeout`: then nothing is freed, since it may
+        still be inside llama.cpp.
+        """
         with self._lock:
             self._stopping = True
             self.context.request_abort()
             self._wake.notify()
         self._worker.join(timeout)
-        if not self._worker.is_alive():
-            self._batch.close()
-            self.context.close()
+        if self._worker.is_alive():
+            return False
+        self._batch.close()
+        self.context.close()
+        return True
 
     def _cancel(self, handle: Handle) -> None:
         with self._lock:
@@ -219,7 +223,7 @@ class Engine:
                 break
             handle = self._waiting.popleft()
             prompt = handle.request.prompt_tokens
-            slot = self._beside_busy_slots(_pick_slot(free, prompt), free, prompt)
+            slot = self._beside_busy_slots(pick_slot(free, prompt), free, prompt)
             # At least the last prompt token is decoded again: its logits give the first token.
             reused = min(common_prefix_length(slot.cached, prompt), len(prompt) - 1)
             self.context.forget(slot.seq, reused)
@@ -233,31 +237,16 @@ class Engine:
             self._announce_positions()
 
     def _beside_busy_slots(self, chosen: Slot, free: list[Slot], prompt: tuple[int, ...]) -> Slot:
-        """The free slot that keeps the generating sequences in one run of consecutive ids.
-
-        With a KV stream per sequence, llama.cpp cuts a batch into one ubatch per run of
-        consecutive sequence ids, and every ubatch reads all the weights again: measured, four
-        replies in slots 0, 2, 3 and 5 took 104-119 ms a step against 80 ms in slots 0-3. The
-        cache `_pick_slot` chose to give up is still the one given up: the cache of the slot
-        taken instead moves into its stream (a stream copy, about 10 ms for 48 MB).
-        """
+        """The slot `slot_beside_busy` picks; the cache `pick_slot` chose to give up is still the
+        one given up: the cache of the slot taken instead moves into its stream (a stream copy,
+        about 10 ms for 48 MB)."""
         busy = {slot.seq for slot in self._slots if slot.busy}
-        target = min(
-            free,
-            key=lambda slot: (
-                _runs(busy | {slot.seq}),
-                -common_prefix_length(slot.cached, prompt),
-                abs(slot.seq - chosen.seq),
-            ),
-        )
-        lost = common_prefix_length(chosen.cached, prompt) - common_prefix_length(
-            target.cached, prompt
-        )
-        if _runs(busy | {target.seq}) >= _runs(busy | {chosen.seq}) or lost > RELOCATE_MAX_LOST:
+        target = slot_beside_busy(chosen, free, busy, prompt)
+        if target is chosen:
             return chosen
         if target.cached:
             # The copy leaves `target`'s stream as it was: the caller keeps the prefix the new
-            # prompt shares with it (counted in `lost` above) and forgets the rest.
+            # prompt shares with it and forgets the rest.
             self.context.move_sequence(target.seq, chosen.seq)
             chosen.cached, chosen.last_used = list(target.cached), target.last_used
         self.relocations += 1
@@ -391,25 +380,6 @@ class Engine:
             )
         )
         slot.release()
-
-
-def _pick_slot(free: list[Slot], prompt: tuple[int, ...]) -> Slot:
-    """A returning conversation gets the slot with its cache; a new one the slot it costs least.
-
-    Sharing only a system prompt does not make a request the owner of another conversation's
-    cache: it takes an empty or the least recently used slot instead, so the other
-    conversation's next turn still finds its tokens.
-    """
-    scored = [(common_prefix_length(slot.cached, prompt), slot) for slot in free]
-    shared, best = max(scored, key=lambda pair: (pair[0], -pair[1].last_used))
-    if shared > 0 and shared * 2 >= len(best.cached):
-        return best
-    return min(scored, key=lambda pair: (len(pair[1].cached) - pair[0], pair[1].last_used))[1]
-
-
-def _runs(seqs: set[int]) -> int:
-    """How many runs of consecutive ids `seqs` makes: the ubatches llama.cpp cuts a step into."""
-    return sum(1 for seq in seqs if seq - 1 not in seqs)
 
 
 def _ms(seconds: float) -> float:

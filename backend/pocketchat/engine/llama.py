@@ -1,8 +1,8 @@
 """llama.cpp through llama-cpp-python's ctypes API: the only module that imports `llama_cpp`.
 
-Model, vocabulary, one shared context with several sequences, batches and sampler chains, as
-thin typed wrappers. Nothing here is thread-safe except tokenization: the engine's worker owns
-the context.
+The model (`LlamaModel`) and its vocabulary, one shared context with several sequences, batches
+and sampler chains, as thin typed wrappers. Nothing here is thread-safe except tokenization:
+the engine's worker owns the context.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import ctypes.util
 import logging
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
 import llama_cpp.llama_cpp as llama
 from llama_cpp._logger import llama_log_callback as print_llama_log
 
-from pocketchat.model_file import check_model_file
+from pocketchat.engine.gguf_check import check_gguf_file
+from pocketchat.engine.types import SamplerConfig
 
 LLAMA_CPP_PYTHON_VERSION: str = llama_cpp.__version__
 GGML_LOG_LEVEL_ERROR = 4  # ggml's levels: none, debug, info, warn, error, continuation
@@ -58,26 +58,13 @@ class LlamaError(RuntimeError):
     """llama.cpp refused an operation (a file it cannot load, a context it cannot create)."""
 
 
-@dataclass(frozen=True)
-class SamplerConfig:
-    temperature: float
-    top_p: float
-    top_k: int
-    min_p: float
-    repeat_penalty: float
-    repeat_last_n: int
-    frequency_penalty: float
-    presence_penalty: float
-    seed: int | None
-
-
-class Model:
+class LlamaModel:
     """A loaded GGUF file and its vocabulary."""
 
     def __init__(self, path: Path, *, use_mmap: bool, use_mlock: bool) -> None:
         _init_backend()
         # Before llama.cpp sees the file: its loader aborts the process on some bad files.
-        check_model_file(path)
+        check_gguf_file(path)
         self.path = path
         params = llama.llama_model_default_params()
         params.n_gpu_layers = 0
@@ -137,14 +124,6 @@ class Model:
 
     def n_params(self) -> int:
         return int(llama.llama_model_n_params(self._ptr))
-
-    def kv_bytes_per_token(self) -> int:
-        """f16 K and V for every layer: what one more token of context costs in memory."""
-        n_layer = llama.llama_model_n_layer(self._ptr)
-        n_head = llama.llama_model_n_head(self._ptr)
-        n_head_kv = llama.llama_model_n_head_kv(self._ptr)
-        head_dim = llama.llama_model_n_embd(self._ptr) // max(1, n_head)
-        return int(n_layer * 2 * n_head_kv * head_dim * 2)
 
     def token_text(self, token: int) -> str:
         raw = llama.llama_vocab_get_text(self._vocab, token)
@@ -215,7 +194,7 @@ class Context:
 
     def __init__(
         self,
-        model: Model,
+        model: LlamaModel,
         *,
         n_ctx_per_seq: int,
         n_seq: int,
@@ -249,9 +228,6 @@ class Context:
                 "(not enough memory? lower N_CTX or PARALLEL)"
             )
         self._memory = llama.llama_get_memory(self._ptr)
-        self.n_ctx_total = llama.llama_n_ctx(self._ptr)
-        self.n_batch = n_batch
-        self.n_seq = n_seq
 
     def close(self) -> None:
         if self._ptr:
@@ -323,7 +299,7 @@ class Batch:
 class Sampler:
     """A llama.cpp sampler chain for one sequence: penalties, top-k, top-p, min-p, temperature."""
 
-    def __init__(self, model: Model, config: SamplerConfig) -> None:
+    def __init__(self, model: LlamaModel, config: SamplerConfig) -> None:
         self._ptr = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
         add = self._add
         if config.repeat_penalty != 1.0 or config.frequency_penalty or config.presence_penalty:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pocketchat.engine.llama import SamplerConfig
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    temperature: float
+    top_p: float
+    top_k: int
+    min_p: float
+    repeat_penalty: float
+    repeat_last_n: int
+    frequency_penalty: float
+    presence_penalty: float
+    seed: int | None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,4 @@
-"""Whether a model file is safe to hand to llama.cpp: its GGUF header, read in Python, and its
-chat template (engine/template_safety.py).
+"""Whether a model file is safe to hand to llama.cpp: its GGUF header, read in Python.
 
 llama.cpp's C++ loader stops the whole process (GGML_ASSERT, or a read out of bounds) on some
 malformed files instead of returning an error, so every file passes this check first. It reads
@@ -14,8 +13,6 @@ import mmap
 import struct
 from pathlib import Path
 from typing import Any
-
-from pocketchat.engine.template_safety import UnsafeTemplate, check_chat_template
 
 # Metadata value types: struct format of the fixed-size ones; 8 is a string, 9 an array.
 SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?",
@@ -80,8 +77,8 @@ class _Reader:
         return [self.string(what) for _ in range(count)]
 
 
-def check_model_file(path: Path) -> None:
-    """Raise BadModelFile, saying what is wrong, unless llama.cpp can load the file safely."""
+def check_gguf_file(path: Path) -> dict[str, Any]:
+    """The file's metadata; BadModelFile, saying what is wrong, unless llama.cpp can load it."""
     try:
         with path.open("rb") as file:
             size = path.stat().st_size
@@ -91,10 +88,7 @@ def check_model_file(path: Path) -> None:
                 metadata = _read_header(_Reader(data, size))
     except OSError as error:
         raise BadModelFile(f"the file cannot be read ({error.strerror or error})") from None
-    try:
-        check_chat_template(metadata.get("tokenizer.chat_template"))
-    except UnsafeTemplate as error:
-        raise BadModelFile(str(error)) from None
+    return metadata
 
 
 def _read_header(reader: _Reader) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""The served model as a Flask extension: which file, loading it, and the engine around it.
+"""What the app serves, built in one piece: the model file, llama.cpp, prompt, engine, context
+and chat service, as one `Runtime`, loaded by the `RuntimeLoader` Flask extension.
 
-`ChatModel.init_app(app)` registers it in `app.extensions`; views reach it through
-`current_model()`. Loading runs in a background thread so /api/health can answer 503 meanwhile;
-a file that cannot be served leaves `load_error`, one sentence naming the file and the reason.
+Loading runs in a background thread so /api/health can answer 503 meanwhile; "ready" means the
+runtime exists, and it comes into being whole. A file that cannot be served leaves `error`, one
+sentence naming the file and the reason. Views reach both through `current_runtime()` and
+`current_loader()`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import logging
 import platform
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,19 @@ from typing import Any
 from flask import Flask, current_app
 
 from pocketchat import __version__
+from pocketchat.chat.service import ChatService
+from pocketchat.context.manager import ContextManager
+from pocketchat.context.prompt import ChatPrompt, TemplateUnusable
+from pocketchat.context.template_safety import UnsafeTemplate, check_chat_template
 from pocketchat.engine.engine import Engine, EngineConfig
-from pocketchat.engine.llama import LLAMA_CPP_PYTHON_VERSION, LlamaError, Model
-from pocketchat.engine.prompt import ChatPrompt, TemplateUnusable
-from pocketchat.model_file import BadModelFile, check_model_file
+from pocketchat.engine.gguf_check import BadModelFile, check_gguf_file
+from pocketchat.engine.llama import LLAMA_CPP_PYTHON_VERSION, LlamaError, LlamaModel
+from pocketchat.metrics import Metrics
 from pocketchat.presets import PRESETS, preset_path, read_active
 from pocketchat.settings import Settings
 
 log = logging.getLogger(__name__)
-EXTENSION_KEY = "pocketchat.model"
+EXTENSION_KEY = "pocketchat"
 
 # GGUF general.file_type → the usual quantization name.
 FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
@@ -37,6 +42,10 @@ FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9:
 
 class ModelNotFound(RuntimeError):
     """No model file to serve; the message says how to get one."""
+
+
+class NotReady(Exception):
+    """The runtime does not exist yet (loading) or will not (the model cannot be served)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ def choose_model(settings: Settings) -> ModelChoice:
         if not path.is_file():
             raise ModelNotFound(f"MODEL_PATH={path} does not exist or is not a file")
         return ModelChoice(path, path.stem, None, None)
-    preset = PRESETS[settings.model]
+    preset = PRESETS[settings.preset]
     path = preset_path(settings.models_dir, preset)
     if path.is_file():
         return ModelChoice(path, preset.name, preset.name, None)
@@ -75,41 +84,86 @@ def choose_model(settings: Settings) -> ModelChoice:
     )
 
 
-class ChatModel:
-    def __init__(self, app: Flask | None = None) -> None:
-        self.settings: Settings | None = None
+@dataclass(frozen=True)
+class Runtime:
+    """Everything that serves requests, built together once the model is loaded."""
+
+    choice: ModelChoice
+    llama_model: LlamaModel
+    prompt: ChatPrompt
+    engine: Engine
+    context: ContextManager
+    chat: ChatService
+    load_seconds: float
+
+    def close(self) -> None:
+        """End every stream, then free llama.cpp's context and model."""
+        if self.engine.shutdown():
+            self.llama_model.close()
+
+
+def build_runtime(settings: Settings, choice: ModelChoice, metrics: Metrics) -> Runtime:
+    started = time.monotonic()
+    llama_model = LlamaModel(choice.path, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock)
+    try:
+        prompt = ChatPrompt(llama_model.chat_template(), llama_model)
+        engine = Engine(llama_model, engine_config(settings))
+    except Exception:
+        llama_model.close()
+        raise
+    context = ContextManager(prompt, llama_model, settings.n_ctx)
+    metrics.watch_engine(lambda: engine.queue_depth, lambda: engine.busy_slots)
+    return Runtime(
+        choice=choice,
+        llama_model=llama_model,
+        prompt=prompt,
+        engine=engine,
+        context=context,
+        chat=ChatService(engine, context, metrics, settings.reply_budget),
+        load_seconds=time.monotonic() - started,
+    )
+
+
+class RuntimeLoader:
+    """The Flask extension: chooses and checks the model file, then builds the `Runtime`."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, app: Flask | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
         self.choice: ModelChoice | None = None
-        self.model: Model | None = None
-        self.prompt: ChatPrompt | None = None
-        self.engine: Engine | None = None
-        self.load_error: str | None = None
-        self.load_seconds: float | None = None
-        self.on_ready: Callable[[ChatModel], None] | None = None
+        self.runtime: Runtime | None = None
+        self.error: str | None = None
         self._loaded = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        self.settings = app.config["SETTINGS"]
         app.extensions[EXTENSION_KEY] = self
 
     @property
     def ready(self) -> bool:
-        return self.engine is not None
+        return self.runtime is not None
 
-    def start_loading(self, *, background: bool = True) -> None:
+    def require(self) -> Runtime:
+        runtime = self.runtime
+        if runtime is None:
+            raise NotReady(self.error or "the model is still loading")
+        return runtime
+
+    def start(self, *, background: bool = True) -> None:
         """Choose and check the file now; load it with llama.cpp in the background, or now.
 
         The check reads the file's header only (0.1 s for a 400 MB model), so a file that cannot
-        be served is refused before the server listens; `Model` checks it again, as llama.cpp's
-        gatekeeper. The load takes seconds, and /api/health answers meanwhile.
+        be served is refused before the server listens; `LlamaModel` checks it again, as
+        llama.cpp's gatekeeper. The load takes seconds, and /api/health answers meanwhile.
         """
-        settings = self.settings
-        assert settings is not None
         try:
-            self.choice = choose_model(settings)
-            check_model_file(self.choice.path)
-        except (ModelNotFound, BadModelFile) as error:
+            self.choice = choose_model(self.settings)
+            metadata = check_gguf_file(self.choice.path)
+            check_chat_template(metadata.get("tokenizer.chat_template"))
+        except (ModelNotFound, BadModelFile, UnsafeTemplate) as error:
             self._fail(error)
             return
         if background:
@@ -121,9 +175,8 @@ class ChatModel:
         return self._loaded.wait(timeout)
 
     def _load(self) -> None:
-        settings, choice = self.settings, self.choice
-        assert settings is not None and choice is not None
-        started = time.monotonic()
+        choice = self.choice
+        assert choice is not None
         try:
             if choice.fallback:
                 log.warning(
@@ -133,43 +186,43 @@ class ChatModel:
                     choice.fallback["reason"],
                 )
             log.info("loading %s", choice.path)
-            model = Model(choice.path, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock)
-            self.prompt = ChatPrompt(model.chat_template(), model)
-            self.model = model
-            engine = Engine(model, engine_config(settings))
-            if self.on_ready is not None:
-                self.engine = engine
-                self.on_ready(self)
-            self.engine = engine
-            self.load_seconds = time.monotonic() - started
-            log.info("model %s ready in %.2f s", choice.model_id, self.load_seconds)
-            self._loaded.set()
+            runtime = build_runtime(self.settings, choice, self.metrics)
+            with self._lock:
+                if self._closed:  # shut down while loading: nothing will serve it
+                    runtime.close()
+                    return
+                self.runtime = runtime
+            log.info("model %s ready in %.2f s", choice.model_id, runtime.load_seconds)
         except Exception as error:
             self._fail(error)
+        finally:
+            self._loaded.set()
 
     def _fail(self, error: Exception) -> None:
         where = str(self.choice.path) if self.choice else "a model"
-        self.load_error = f"cannot serve {where}: {error}"
+        self.error = f"cannot serve {where}: {error}"
         # A file's fault is said in one sentence; anything else is a bug, with its traceback.
-        expected = (ModelNotFound, BadModelFile, LlamaError, TemplateUnusable)
-        log.error("%s", self.load_error, exc_info=not isinstance(error, expected))
+        expected = (ModelNotFound, BadModelFile, UnsafeTemplate, LlamaError, TemplateUnusable)
+        log.error("%s", self.error, exc_info=not isinstance(error, expected))
         self._loaded.set()
 
     def shutdown(self) -> None:
-        if self.engine is not None:
-            self.engine.shutdown()
+        with self._lock:
+            self._closed = True
+            runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            runtime.close()
 
     def info(self) -> dict[str, Any]:
-        settings = self.settings
-        assert settings is not None
-        model, choice = self.model, self.choice
+        settings, runtime, choice = self.settings, self.runtime, self.choice
         described: dict[str, Any] | None = None
-        if model is not None and choice is not None:
+        if runtime is not None:
+            model = runtime.llama_model
             file_type = model.meta("general.file_type")
             described = {
-                "id": choice.model_id,
-                "preset": choice.preset,
-                "file": choice.path.name,
+                "id": runtime.choice.model_id,
+                "preset": runtime.choice.preset,
+                "file": runtime.choice.path.name,
                 "name": model.meta("general.name"),
                 "description": model.description(),
                 "quantization": FILE_TYPES.get(int(file_type)) if file_type else None,
@@ -181,8 +234,8 @@ class ChatModel:
         return {
             "name": "pocketchat",
             "version": __version__,
-            "status": "ok" if self.ready else ("error" if self.load_error else "loading"),
-            "error": self.load_error,
+            "status": "ok" if runtime else ("error" if self.error else "loading"),
+            "error": self.error,
             "model": described,
             "fallback": choice.fallback if choice else None,
             "n_ctx": settings.n_ctx,
@@ -190,13 +243,13 @@ class ChatModel:
             "n_threads": settings.n_threads,
             "n_batch": settings.n_batch,
             "max_queue": settings.max_queue,
-            "load_seconds": round(self.load_seconds, 3) if self.load_seconds else None,
+            "load_seconds": round(runtime.load_seconds, 3) if runtime else None,
             "versions": {
                 "pocketchat": __version__,
                 "llama_cpp_python": LLAMA_CPP_PYTHON_VERSION,
                 "python": platform.python_version(),
             },
-            "system_info": self.engine.context.system_info() if self.engine else None,
+            "system_info": runtime.engine.context.system_info() if runtime else None,
         }
 
 
@@ -212,6 +265,15 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def current_model() -> ChatModel:
-    model: ChatModel = current_app.extensions[EXTENSION_KEY]
-    return model
+def loader_of(app: Flask) -> RuntimeLoader:
+    loader: RuntimeLoader = app.extensions[EXTENSION_KEY]
+    return loader
+
+
+def current_loader() -> RuntimeLoader:
+    return loader_of(current_app)
+
+
+def current_runtime() -> Runtime:
+    """The runtime serving this request; NotReady while the model loads or if it cannot."""
+    return current_loader().require()

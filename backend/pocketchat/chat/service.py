@@ -1,6 +1,7 @@
-"""One chat completion from validated request to events: context plan, summaries, the reply.
+"""One chat completion from a plain request to events: context plan, summaries, the reply.
 
-Knows nothing of HTTP: the route turns its events into SSE frames or one JSON body.
+Knows nothing of HTTP: the route turns its events into SSE frames or one JSON body, and its
+refusals (chat/errors.py) into statuses.
 """
 
 from __future__ import annotations
@@ -13,22 +14,36 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pocketchat.api.errors import APIError
-from pocketchat.api.schemas import DEFAULT_SAMPLING, ChatCompletionRequest
-from pocketchat.context.manager import ClientSummary, ContextManager, ContextTooLong, Plan
+from pocketchat.chat.errors import ContextTooLong, NoSuchRun, ServerBusy, ShuttingDown
+from pocketchat.chat.request import ChatRequest
+from pocketchat.context import manager
+from pocketchat.context.manager import ContextManager, Plan
 from pocketchat.engine.engine import Engine, EngineStopped, PromptTooLong, QueueFull
-from pocketchat.engine.llama import SamplerConfig
-from pocketchat.engine.prompt import Message
 from pocketchat.engine.slots import Handle
-from pocketchat.engine.types import Delta, Failed, Finished, GenerationRequest, Queued, Started
+from pocketchat.engine.types import (
+    Delta,
+    Failed,
+    Finished,
+    GenerationRequest,
+    Queued,
+    SamplerConfig,
+    Started,
+)
 from pocketchat.metrics import Metrics
 
 log = logging.getLogger("pocketchat.requests")
 
 SUMMARY_SAMPLING = SamplerConfig(
-    temperature=0.0, top_p=1.0, top_k=0, min_p=0.0, repeat_penalty=1.1, repeat_last_n=64,
-    frequency_penalty=0.0, presence_penalty=0.0, seed=None,
-)  # fmt: skip
+    temperature=0.0,
+    top_p=1.0,
+    top_k=0,
+    min_p=0.0,
+    repeat_penalty=1.1,
+    repeat_last_n=64,
+    frequency_penalty=0.0,
+    presence_penalty=0.0,
+    seed=None,
+)
 
 
 @dataclass(frozen=True)
@@ -52,42 +67,36 @@ class ChatService:
         self._runs: dict[str, ChatRun] = {}
         self._lock = threading.Lock()
 
-    def start(self, request: ChatCompletionRequest) -> ChatRun:
-        messages = [Message(m.role, m.text) for m in request.messages]
+    def start(self, request: ChatRequest) -> ChatRun:
         reply_budget = min(request.reply_limit or self.reply_budget, self.context.n_ctx)
-        client = request.context_summary
         try:
             plan, tokens = self.context.plan(
-                messages,
-                reply_budget,
-                request.context_overflow,
-                ClientSummary(client.covers, client.hash, client.text) if client else None,
+                request.messages, reply_budget, request.context_overflow, request.client_summary
             )
-        except ContextTooLong as error:
+        except manager.ContextTooLong as error:
             self.metrics.requests.labels(outcome="rejected").inc()
-            raise APIError(
-                400, str(error), code="context_length_exceeded", param="messages"
-            ) from None
+            raise ContextTooLong(str(error), param="messages") from None
         run = ChatRun(self, request, plan, tokens, reply_budget)
         with self._lock:
             self._runs[run.id] = run
         return run
 
-    def refusal(self) -> APIError | None:
-        """The 429 for a request arriving now, counted, if the queue is full (else None): asked
+    def check_room(self) -> None:
+        """ServerBusy, counted, if a request arriving now would find the queue full: asked
         before the body is parsed and tokenized, work that would only delay the refusal."""
-        return None if self.engine.has_room() else self._queue_full()
+        if not self.engine.has_room():
+            raise self._busy()
 
-    def _queue_full(self) -> APIError:
+    def _busy(self) -> ServerBusy:
         self.metrics.requests.labels(outcome="rejected").inc()
-        return APIError(
-            429, "the server is busy: too many requests are waiting", code="queue_full",
-            retry_after=5,
-        )  # fmt: skip
+        return ServerBusy("the server is busy: too many requests are waiting")
 
-    def find(self, run_id: str) -> ChatRun | None:
+    def find(self, run_id: str) -> ChatRun:
         with self._lock:
-            return self._runs.get(run_id)
+            run = self._runs.get(run_id)
+        if run is None:
+            raise NoSuchRun(f"no running completion {run_id}")
+        return run
 
     def forget(self, run: ChatRun) -> None:
         with self._lock:
@@ -97,19 +106,19 @@ class ChatService:
         try:
             return self.engine.submit(request)
         except QueueFull:
-            raise self._queue_full() from None
+            raise self._busy() from None
         except PromptTooLong as error:
             self.metrics.requests.labels(outcome="rejected").inc()
-            raise APIError(400, str(error), code="context_length_exceeded") from None
+            raise ContextTooLong(str(error)) from None
         except EngineStopped:
-            raise APIError(503, "the server is shutting down", code="shutting_down") from None
+            raise ShuttingDown("the server is shutting down") from None
 
 
 class ChatRun:
     def __init__(
         self,
         service: ChatService,
-        request: ChatCompletionRequest,
+        request: ChatRequest,
         plan: Plan,
         tokens: list[int] | None,
         reply_budget: int,
@@ -221,26 +230,10 @@ class ChatRun:
 
     def _submit_reply(self, tokens: list[int]) -> Handle:
         self.prompt_tokens = len(tokens)
-        request = self.request
-
-        def pick(value: float | int | None, name: str) -> float:
-            return float(DEFAULT_SAMPLING[name] if value is None else value)
-
-        config = SamplerConfig(
-            temperature=pick(request.temperature, "temperature"),
-            top_p=pick(request.top_p, "top_p"),
-            top_k=int(pick(request.top_k, "top_k")),
-            min_p=pick(request.min_p, "min_p"),
-            repeat_penalty=pick(request.repeat_penalty, "repeat_penalty"),
-            repeat_last_n=64,
-            frequency_penalty=pick(request.frequency_penalty, "frequency_penalty"),
-            presence_penalty=pick(request.presence_penalty, "presence_penalty"),
-            seed=request.seed,
-        )
         max_tokens = min(self.reply_budget, self.service.context.n_ctx - len(tokens))
         return self.service.submit(
-            GenerationRequest(self.id, tuple(tokens), max(1, max_tokens), config,
-                              request.stop_strings)
+            GenerationRequest(self.id, tuple(tokens), max(1, max_tokens), self.request.sampling,
+                              self.request.stop)
         )  # fmt: skip
 
     def _submit_summary(self, previous: str | None, index: int) -> Handle:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pocketchat.context.template_safety import UnsafeTemplate, check_chat_template
 
 
 class Tokenizer(Protocol):
@@ -66,6 +67,10 @@ class ChatPrompt:
                 "the model file has no chat template (tokenizer.chat_template); "
                 "use an instruct/chat GGUF"
             )
+        try:
+            check_chat_template(template_source)
+        except UnsafeTemplate as error:
+            raise TemplateUnusable(str(error)) from None
         env = ImmutableSandboxedEnvironment(
             trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
         )

@@ -1,0 +1,191 @@
+"""POST /v1/chat/completions (streamed or not) and cancelling a completion by id.
+
+Every body and frame is built from the models of api/responses.py, which /openapi.json publishes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from flask import Blueprint, Response, request
+
+from pocketchat import sse
+from pocketchat.api.errors import APIError
+from pocketchat.api.json_body import read_json
+from pocketchat.api.responses import (
+    AssistantMessage,
+    CancelResult,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    ChunkDelta,
+    ContextReport,
+    PromptTokensDetails,
+    StreamError,
+    StreamErrorDetail,
+    StreamStatus,
+    Timings,
+    Usage,
+    json_response,
+)
+from pocketchat.api.schemas import parse_chat_request
+from pocketchat.chat.service import ChatRun, Status
+from pocketchat.engine.types import Delta, Failed, Finished
+from pocketchat.runtime import current_loader, current_runtime
+
+bp = Blueprint("completions", __name__)
+# How often a waiting stream checks that its client is still there.
+DISCONNECT_POLL_SECONDS = 0.02
+
+
+@bp.post("/v1/chat/completions")
+def create_completion() -> Response:
+    runtime = current_runtime()
+    runtime.chat.check_room()
+    chat_request = parse_chat_request(read_json())
+    run = runtime.chat.start(chat_request.to_chat_request())
+    disconnected: Callable[[], bool] = request.environ.get(
+        "waitress.client_disconnected", lambda: False
+    )
+    model_id = runtime.choice.model_id
+    if chat_request.stream:
+        heartbeat = current_loader().settings.heartbeat_seconds
+        frames = stream_frames(run, model_id, disconnected, heartbeat)
+        return Response(frames, headers=sse.HEADERS)
+    return json_response(collect(run, model_id, disconnected))
+
+
+@bp.post("/v1/chat/completions/<run_id>/cancel")
+def cancel_completion(run_id: str) -> Response:
+    current_runtime().chat.find(run_id).cancel()
+    return json_response(CancelResult(id=run_id, object="chat.completion.cancel", cancelled=True))
+
+
+class _Frames:
+    """The chunks of one run: every chunk carries the run's id, creation time and model."""
+
+    def __init__(self, run: ChatRun, model_id: str) -> None:
+        self.run, self.model_id = run, model_id
+
+    def chunk(self, choices: list[ChunkChoice], **fields: object) -> str:
+        body = ChatCompletionChunk(
+            id=self.run.id,
+            object="chat.completion.chunk",
+            created=self.run.created,
+            model=self.model_id,
+            choices=choices,
+            **fields,
+        )
+        return sse.frame(body)
+
+    def delta(self, delta: ChunkDelta, finish_reason: str | None = None) -> str:
+        choice = ChunkChoice(index=0, delta=delta, finish_reason=finish_reason)
+        return self.chunk([choice])
+
+
+def _finish_reason(finished: Finished) -> str:
+    return "stop" if finished.finish_reason == "cancelled" else finished.finish_reason
+
+
+def _usage(finished: Finished) -> Usage:
+    return Usage(
+        prompt_tokens=finished.prompt_tokens,
+        completion_tokens=finished.completion_tokens,
+        total_tokens=finished.prompt_tokens + finished.completion_tokens,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=finished.cached_tokens),
+    )
+
+
+def _timings(finished: Finished) -> Timings:
+    timings = finished.timings
+    return Timings(
+        queued_ms=timings.queued_ms,
+        time_to_first_token_ms=timings.time_to_first_token_ms,
+        prompt_tokens_processed=timings.prompt_tokens_processed,
+        prompt_ms=timings.prompt_ms,
+        prompt_tokens_per_second=timings.prompt_tokens_per_second,
+        completion_tokens=timings.completion_tokens,
+        decode_ms=timings.decode_ms,
+        decode_tokens_per_second=timings.decode_tokens_per_second,
+    )
+
+
+def _status(status: Status) -> StreamStatus:
+    fields = {"queue_position": status.queue_position, "messages": status.messages}
+    return StreamStatus(
+        state=status.state,
+        **{name: value for name, value in fields.items() if value is not None},
+    )
+
+
+def stream_frames(
+    run: ChatRun, model_id: str, disconnected: Callable[[], bool], heartbeat_seconds: float
+) -> Iterator[str]:
+    """The SSE body. Closing it (client gone) or a disconnect seen while polling cancels the run."""
+    frames = _Frames(run, model_id)
+    try:
+        yield frames.delta(ChunkDelta(role="assistant", content=""))
+        last_write = time.monotonic()
+        for event in run.events(DISCONNECT_POLL_SECONDS):
+            if disconnected():
+                return
+            if event is None:
+                if time.monotonic() - last_write >= heartbeat_seconds:
+                    last_write = time.monotonic()
+                    yield sse.heartbeat()
+                continue
+            last_write = time.monotonic()
+            if isinstance(event, Status):
+                yield frames.chunk([], status=_status(event))
+            elif isinstance(event, Delta):
+                yield frames.delta(ChunkDelta(content=event.text))
+            elif isinstance(event, Finished):
+                yield frames.delta(ChunkDelta(), _finish_reason(event))
+                yield frames.chunk(
+                    [],
+                    usage=_usage(event),
+                    timings=_timings(event),
+                    context=ContextReport.model_validate(run.context_report()),
+                )
+            elif isinstance(event, Failed):
+                detail = StreamErrorDetail(
+                    message=event.message, type="server_error", code=event.code
+                )
+                yield sse.frame(StreamError(error=detail))
+        yield sse.DONE
+    finally:
+        run.close()
+
+
+def collect(run: ChatRun, model_id: str, disconnected: Callable[[], bool]) -> ChatCompletion:
+    """The whole reply as one chat.completion object."""
+    parts: list[str] = []
+    for event in run.events(DISCONNECT_POLL_SECONDS):
+        if event is None and disconnected():
+            run.close()
+            raise APIError(499, "the client closed the connection", code="client_closed")
+        elif isinstance(event, Delta):
+            parts.append(event.text)
+        elif isinstance(event, Failed):
+            status = 503 if event.code == "server_shutdown" else 500
+            raise APIError(status, event.message, code=event.code)
+        elif isinstance(event, Finished):
+            return ChatCompletion(
+                id=run.id,
+                object="chat.completion",
+                created=run.created,
+                model=model_id,
+                choices=[
+                    Choice(
+                        index=0,
+                        message=AssistantMessage(role="assistant", content="".join(parts)),
+                        finish_reason=_finish_reason(event),
+                    )
+                ],
+                usage=_usage(event),
+                timings=_timings(event),
+                context=ContextReport.model_validate(run.context_report()),
+            )
+    raise APIError(500, "the completion ended without a result", code="server_error")

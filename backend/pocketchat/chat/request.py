@@ -1,0 +1,32 @@
+"""A chat completion as the chat layer takes it: plain values, already validated by the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pocketchat.context.manager import ClientSummary
+from pocketchat.context.prompt import Message
+from pocketchat.engine.types import SamplerConfig
+
+# What a request leaves unset.
+DEFAULT_SAMPLING = SamplerConfig(
+    temperature=0.7,
+    top_p=0.95,
+    top_k=40,
+    min_p=0.05,
+    repeat_penalty=1.1,
+    repeat_last_n=64,
+    frequency_penalty=0.0,
+    presence_penalty=0.0,
+    seed=None,
+)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[Message, ...]
+    sampling: SamplerConfig = DEFAULT_SAMPLING
+    reply_limit: int | None = None  # max tokens of the reply; None: the server's REPLY_BUDGET
+    stop: tuple[str, ...] = ()
+    context_overflow: str = "summarize"  # "summarize", "truncate" or "error"
+    client_summary: ClientSummary | None = None
