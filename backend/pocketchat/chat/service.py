@@ -33,17 +33,8 @@ from pocketchat.metrics import Metrics
 
 log = logging.getLogger("pocketchat.requests")
 
-SUMMARY_SAMPLING = SamplerConfig(
-    temperature=0.0,
-    top_p=1.0,
-    top_k=0,
-    min_p=0.0,
-    repeat_penalty=1.1,
-    repeat_last_n=64,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    seed=None,
-)
+# Summaries are greedy; the penalty keeps a small model from repeating a phrase.
+SUMMARY_SAMPLING = SamplerConfig.greedy(repeat_penalty=1.1)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,22 @@ class SamplerConfig:
     frequency_penalty: float
     presence_penalty: float
     seed: int | None
+
+    @classmethod
+    def greedy(cls, **changes: Any) -> SamplerConfig:
+        """Always the most likely token, no penalties: the same text for the same prompt."""
+        config = cls(
+            temperature=0.0,
+            top_p=1.0,
+            top_k=0,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            repeat_last_n=64,
+            frequency_penalty=0.0,
+            presence_penalty=0.0,
+            seed=None,
+        )
+        return replace(config, **changes)
 
 
 @dataclass(frozen=True)

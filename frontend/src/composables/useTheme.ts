@@ -1,20 +1,15 @@
-// Applies the chosen theme to <html data-theme>, following prefers-color-scheme while the
-// choice is "system".
-import { computed, watchEffect, type ComputedRef, type Ref } from 'vue'
+// Applies the chosen theme to <html data-theme> (VueUse's colour mode), following
+// prefers-color-scheme while the choice is "system"; base.css sets colours and color-scheme from it.
+import { useColorMode } from '@vueuse/core'
+import { computed, type Ref } from 'vue'
 import type { Theme } from '../stores/settings'
-import { useMediaQuery } from './useMediaQuery'
 
-export function useTheme(options: { theme: Ref<Theme> }): {
-  resolved: ComputedRef<'light' | 'dark'>
-} {
-  const systemDark = useMediaQuery({ query: '(prefers-color-scheme: dark)' })
-  const resolved = computed(() => {
-    const theme = options.theme.value
-    return theme === 'system' ? (systemDark.value ? 'dark' : 'light') : theme
+export function useTheme(options: { theme: Ref<Theme> }): void {
+  useColorMode({
+    attribute: 'data-theme',
+    // The settings store remembers the choice; VueUse calls "system" "auto".
+    storageRef: computed(() => (options.theme.value === 'system' ? 'auto' : options.theme.value)),
+    // No colour is animated, so there is nothing for its injected transition-blocking <style> to do.
+    disableTransition: false,
   })
-  watchEffect(() => {
-    document.documentElement.dataset.theme = resolved.value
-    document.documentElement.style.colorScheme = resolved.value
-  })
-  return { resolved }
 }

@@ -1,7 +1,6 @@
 // UI language: a typed dictionary per locale, chosen from navigator.language (zh* → zh-CN),
 // switchable and remembered; `<html lang>` follows it.
-import { ref } from 'vue'
-import { readPreference, writePreference } from '../services/preferences'
+import { usePreference } from '../composables/usePreference'
 import { en, type MessageKey } from './en'
 import { zhCN } from './zh-CN'
 
@@ -24,16 +23,16 @@ export function detectLocale(languages: readonly string[]): Locale {
 
 const isLocale = (value: unknown): value is Locale => value === 'en' || value === 'zh-CN'
 
-const locale = ref<Locale>(
-  readPreference('locale', isLocale) ??
-    detectLocale(
-      typeof navigator === 'undefined' ? [] : (navigator.languages ?? [navigator.language]),
-    ),
-)
+const locale = usePreference<Locale>({
+  name: 'locale',
+  read: (value) => (isLocale(value) ? value : null),
+  fallback: detectLocale(
+    typeof navigator === 'undefined' ? [] : (navigator.languages ?? [navigator.language]),
+  ),
+})
 
 export function setLocale(next: Locale): void {
   locale.value = next
-  writePreference('locale', next)
   applyDocumentLanguage()
 }
 

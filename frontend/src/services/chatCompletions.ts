@@ -1,12 +1,12 @@
 // The streamed /v1/chat/completions call: request in, text deltas and status events out through
 // one callbacks object, the whole reply (text, finish reason, usage, timings, context) at the end.
 import type {
-  ApiErrorBody,
-  ChatCompletionChunk,
   ChatCompletionRequest,
   ContextReport,
   FinishReason,
   QueueStatus,
+  StreamErrorBody,
+  StreamFrame,
   Timings,
   Usage,
 } from '../types/api'
@@ -20,7 +20,7 @@ export interface StreamCallbacks {
   onDelta: (text: string) => void
   onEvent?: (event: StreamEvent) => void
   /** An error frame after the stream started; the reply so far stays valid. */
-  onError?: (error: ApiErrorBody) => void
+  onError?: (error: StreamErrorBody) => void
 }
 
 export interface ChatCompletionResult {
@@ -30,7 +30,7 @@ export interface ChatCompletionResult {
   usage: Usage | null
   timings: Timings | null
   context: ContextReport | null
-  error: ApiErrorBody | null
+  error: StreamErrorBody | null
   /** False when the connection closed without `[DONE]`. */
   complete: boolean
 }
@@ -66,28 +66,29 @@ export async function streamChatCompletion(
         result.complete = true
         return
       }
-      let chunk: ChatCompletionChunk
+      let frame: StreamFrame
       try {
-        chunk = JSON.parse(data) as ChatCompletionChunk
+        frame = JSON.parse(data) as StreamFrame
       } catch {
         return // A frame that is not JSON carries nothing we can use; skip it, keep streaming.
       }
-      applyChunk(chunk, result, callbacks)
+      applyFrame(frame, result, callbacks)
     },
   })
   return result
 }
 
-function applyChunk(
-  chunk: ChatCompletionChunk,
+function applyFrame(
+  frame: StreamFrame,
   result: ChatCompletionResult,
   callbacks: StreamCallbacks,
 ): void {
-  if (chunk.error) {
-    result.error = chunk.error
-    callbacks.onError?.(chunk.error)
+  if ('error' in frame) {
+    result.error = frame.error
+    callbacks.onError?.(frame.error)
     return
   }
+  const chunk = frame
   if (typeof chunk.id === 'string' && result.id === null) {
     result.id = chunk.id
     callbacks.onEvent?.({ type: 'started', id: chunk.id })

@@ -2,20 +2,23 @@
 // API key, asked for in a dialog the first time the server answers 401.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
+import { usePreference } from '../composables/usePreference'
 import { ApiError } from '../services/http'
-import { readPreference, writePreference } from '../services/preferences'
 import { fetchServerInfo } from '../services/serverInfo'
 import type { ServerInfo } from '../types/api'
 
 export type ServerState = 'unknown' | 'ready' | 'loading' | 'failed' | 'down'
 
-const isString = (value: unknown): value is string => typeof value === 'string'
 const INFO_RETRY_MS = [2000, 4000, 8000, 15000]
 
 export const useServerStore = defineStore('server', () => {
   const info = ref<ServerInfo | null>(null)
   const state = ref<ServerState>('unknown')
-  const apiKey = ref<string | null>(readPreference('apiKey', isString))
+  const apiKey = usePreference<string | null>({
+    name: 'apiKey',
+    read: (value) => (typeof value === 'string' ? value : null),
+    fallback: null,
+  })
   const keyDialogOpen = ref(false)
   const keyRejected = ref(false)
   let resolveKey: ((key: string | null) => void) | null = null
@@ -29,10 +32,7 @@ export const useServerStore = defineStore('server', () => {
 
   function answerKeyDialog(key: string | null): void {
     keyDialogOpen.value = false
-    if (key !== null) {
-      apiKey.value = key.trim()
-      writePreference('apiKey', apiKey.value)
-    }
+    if (key !== null) apiKey.value = key.trim()
     resolveKey?.(key === null ? null : apiKey.value)
     resolveKey = null
   }

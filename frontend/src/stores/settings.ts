@@ -1,8 +1,8 @@
 // Generation settings and the theme, remembered in localStorage. Defaults suit a 0.5B model.
 import { defineStore } from 'pinia'
-import { computed, ref, watch } from 'vue'
+import { computed } from 'vue'
+import { usePreference } from '../composables/usePreference'
 import { useI18n } from '../i18n'
-import { readPreference, writePreference } from '../services/preferences'
 import type { ContextOverflow } from '../types/api'
 
 export type Theme = 'system' | 'light' | 'dark'
@@ -56,17 +56,20 @@ const isTheme = (value: unknown): value is Theme =>
 
 export const useSettingsStore = defineStore('settings', () => {
   const { t } = useI18n()
-  const generation = ref<GenerationSettings>(
-    mergeSettings(readPreference('settings', isObject) ?? {}),
-  )
-  const theme = ref<Theme>(readPreference('theme', isTheme) ?? 'system')
+  const generation = usePreference<GenerationSettings>({
+    name: 'settings',
+    read: (value) => (isObject(value) ? mergeSettings(value) : null),
+    fallback: { ...DEFAULT_SETTINGS },
+  })
+  const theme = usePreference<Theme>({
+    name: 'theme',
+    read: (value) => (isTheme(value) ? value : null),
+    fallback: 'system',
+  })
 
   const effectiveSystemPrompt = computed(
     () => generation.value.systemPrompt ?? t('defaultSystemPrompt'),
   )
-
-  watch(generation, (value) => writePreference('settings', value), { deep: true })
-  watch(theme, (value) => writePreference('theme', value))
 
   function update(patch: Partial<GenerationSettings>): void {
     generation.value = mergeSettings({ ...generation.value, ...patch })

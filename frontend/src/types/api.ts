@@ -1,97 +1,25 @@
-// The wire shapes of docs/API.md that the web app reads: request body, stream frames, /api/info.
+// The wire shapes the web app uses, named. They are the server's pydantic models, generated into
+// openapi.ts from its /openapi.json (`make api-types`), so they cannot drift from the server.
+import type { components } from './openapi'
 
-export type Role = 'system' | 'user' | 'assistant'
+type Schemas = components['schemas']
 
-export type ContextOverflow = 'summarize' | 'truncate' | 'error'
+export type ChatCompletionRequest = Schemas['ChatCompletionRequest']
+export type ContextOverflow = NonNullable<ChatCompletionRequest['context_overflow']>
+export type ContextSummary = Schemas['ContextSummary']
 
-export interface ContextSummary {
-  covers: number
-  hash: string
-  text: string
-}
+export type ChatCompletionChunk = Schemas['ChatCompletionChunk']
+/** A `data:` frame other than `[DONE]`: a chunk, or the error that ends a stream that began. */
+export type StreamFrame = ChatCompletionChunk | Schemas['StreamError']
+export type StreamErrorBody = Schemas['StreamError']['error']
+export type QueueStatus = NonNullable<ChatCompletionChunk['status']>
+export type FinishReason = NonNullable<ChatCompletionChunk['choices'][number]['finish_reason']>
+export type Usage = Schemas['Usage']
+export type Timings = Schemas['Timings']
+export type ContextReport = Schemas['ContextReport']
 
-export interface ChatCompletionRequest {
-  messages: { role: Role; content: string }[]
-  stream: true
-  temperature: number
-  top_p: number
-  max_tokens: number
-  context_overflow: ContextOverflow
-  context_summary?: ContextSummary
-  conversation_id?: string
-}
+/** The `error` object of every HTTP error answer. */
+export type ApiErrorBody = Schemas['Error']['error']
 
-export type QueueStatus =
-  | { state: 'queued'; queue_position: number }
-  | { state: 'summarizing'; messages: number }
-  | { state: 'generating' }
-
-export interface Usage {
-  prompt_tokens: number
-  completion_tokens: number
-  total_tokens: number
-  prompt_tokens_details?: { cached_tokens?: number }
-}
-
-export interface Timings {
-  queued_ms?: number
-  time_to_first_token_ms?: number
-  prompt_tokens_processed?: number
-  prompt_ms?: number
-  prompt_tokens_per_second?: number
-  completion_tokens?: number
-  decode_ms?: number
-  decode_tokens_per_second?: number
-}
-
-export interface ContextReport {
-  mode: ContextOverflow
-  prompt_tokens?: number
-  n_ctx?: number
-  summarized_messages: number
-  dropped_messages: number
-  summary: ContextSummary | null
-}
-
-export interface ApiErrorBody {
-  message: string
-  type?: string
-  code?: string | null
-  param?: string | null
-}
-
-export type FinishReason = 'stop' | 'length'
-
-export interface ChatCompletionChunk {
-  id?: string
-  choices?: {
-    index?: number
-    delta?: { role?: string; content?: string | null }
-    finish_reason?: FinishReason | null
-  }[]
-  status?: QueueStatus
-  usage?: Usage
-  timings?: Timings
-  context?: ContextReport
-  error?: ApiErrorBody
-}
-
-export interface ServerModel {
-  id: string
-  file: string
-  preset?: string | null
-  description?: string
-  quantization?: string
-}
-
-export interface ServerInfo {
-  name: string
-  version: string
-  /** Not in docs/API.md: the server answers 200 while loading, with `model: null`. */
-  status?: 'ok' | 'loading' | 'error'
-  error?: string | null
-  model: ServerModel | null
-  fallback: { requested: string; served: string; reason: string } | null
-  n_ctx: number
-  parallel?: number
-}
+/** GET /api/info; while the model loads (or after it failed to) `model` is null. */
+export type ServerInfo = Schemas['ServerInfo']
