@@ -1,43 +1,48 @@
-"""Fixtures, as in flaskr: the real llama.cpp with a tiny generated model, real HTTP servers."""
+"""Fixtures, as in flaskr: the real llama.cpp with a tiny generated model, real HTTP servers.
+
+scripts/ goes on the path here, once: the tests import the scripts they test, and share the
+bench's server process (`bench.server`) and HTTP client (`bench.client`: SSE parser, /metrics).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from pocketchat.__main__ import make_server
 from pocketchat.app import create_app
-from pocketchat.model import EXTENSION_KEY, ChatModel
+from pocketchat.context.prompt import ChatPrompt, Message
+from pocketchat.engine.engine import Engine
+from pocketchat.engine.llama import LlamaModel
+from pocketchat.runtime import Runtime, engine_config, loader_of
 from pocketchat.settings import REPO_ROOT, Settings
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+
+from bench.client import Frame, metric, sse_events
+from bench.server import ServerProcess, free_port
 
 TINY_MODEL = REPO_ROOT / "models" / "test" / "tiny.gguf"
 # `make stress` sets this: the reliability tests run at full size (thousands of fuzzed cases,
-# 100 faults, a 1,000-request soak) and hold their time limits; `make test` runs them small.
+# 100 faults, a 1,000-request soak) and hold their time targets (`if STRESS: assert ...`);
+# `make test` runs them small and asserts no time: speed on a shared machine is noise.
 STRESS = os.environ.get("POCKETCHAT_STRESS") == "1"
 
 
 def scale(fast: int, stress: int) -> int:
     """How many cases, clients or requests a reliability test runs in this mode."""
     return stress if STRESS else fast
-
-
-def time_limit(stress_seconds: float, fast_seconds: float) -> float:
-    """The stress suite holds the target; `make test` on a shared machine only catches hangs."""
-    return stress_seconds if STRESS else fast_seconds
 
 
 class Figures:
@@ -111,7 +116,7 @@ def build_app(model: Path, **overrides: Any) -> Flask:
 def app(tiny_model: Path) -> Iterator[Flask]:
     app = build_app(tiny_model)
     yield app
-    app.extensions[EXTENSION_KEY].shutdown()
+    loader_of(app).shutdown()
 
 
 @pytest.fixture
@@ -119,11 +124,39 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def start_engine(model: Path, **overrides: Any) -> Engine:
+    """An engine over `model` with the test settings (`make_settings`' overrides), no HTTP."""
+    settings = make_settings(model, **overrides)
+    llama_model = LlamaModel(model, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock)
+    return Engine(llama_model, engine_config(settings))
+
+
+@pytest.fixture
+def engines() -> Iterator[Callable[..., Engine]]:
+    """Start engines; each is shut down and its model freed when the test ends."""
+    started: list[Engine] = []
+
+    def start(model: Path, **overrides: Any) -> Engine:
+        engine = start_engine(model, **overrides)
+        started.append(engine)
+        return engine
+
+    yield start
+    for engine in started:
+        if engine.shutdown():
+            engine.model.close()
+
+
+@pytest.fixture
+def engine(engines: Callable[..., Engine], tiny_model: Path) -> Engine:
+    """The tiny model's engine, for tests that need no HTTP server."""
+    return engines(tiny_model)
+
+
+def user_prompt(engine: Engine, text: str) -> tuple[int, ...]:
+    """A conversation of one user message, in the tokens of the engine's chat template."""
+    prompt = ChatPrompt(engine.model.chat_template(), engine.model)
+    return tuple(prompt.tokens([Message("user", text)]))
 
 
 @dataclass
@@ -133,25 +166,19 @@ class LiveServer:
     stop: Callable[[], None] = field(repr=False)
 
     @property
-    def model(self) -> ChatModel:
-        model: ChatModel = self.app.extensions[EXTENSION_KEY]
-        return model
+    def runtime(self) -> Runtime:
+        return loader_of(self.app).require()
 
-    def metric(self, name: str) -> float:
-        """The sum of a metric's samples whose line starts with `name` in /metrics."""
-        text = requests.get(f"{self.url}/metrics", timeout=10).text
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith(name) and not line.startswith("#")
-        )
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the /metrics samples called `name` whose labels include `labels`."""
+        return metric(self.url, name, **labels)
 
 
 def serve(model: Path, **overrides: Any) -> LiveServer:
     """A real waitress server (as `python -m pocketchat` runs it) on a free loopback port."""
     app = build_app(model, **overrides)
     port = free_port()
-    server = make_server(app, app.config["SETTINGS"], port=port)
+    server = make_server(app, loader_of(app).settings, port=port)
     stopping = threading.Event()
 
     def run() -> None:
@@ -167,7 +194,7 @@ def serve(model: Path, **overrides: Any) -> LiveServer:
 
     def stop() -> None:
         stopping.set()
-        app.extensions[EXTENSION_KEY].shutdown()
+        loader_of(app).shutdown()
         server.task_dispatcher.shutdown(timeout=1)
         server.close()
         thread.join(5)
@@ -205,24 +232,16 @@ def chat_body(content: str = "Hello", **fields: Any) -> dict[str, Any]:
     return body
 
 
-def sse_events(response: requests.Response) -> Iterator[dict[str, Any] | str]:
-    """Parse a streamed response: JSON frames as dicts, `[DONE]` as the string."""
-    for line in response.iter_lines(decode_unicode=True):
-        if line.startswith("data: "):
-            data = line[len("data: ") :]
-            yield data if data == "[DONE]" else json.loads(data)
-
-
-def stream_chat(url: str, body: dict[str, Any], **kwargs: Any) -> list[dict[str, Any] | str]:
+def stream_chat(url: str, body: dict[str, Any], **kwargs: Any) -> list[Frame]:
     with requests.post(
         f"{url}/v1/chat/completions", json={**body, "stream": True}, stream=True, timeout=60,
         **kwargs,
     ) as response:  # fmt: skip
         response.raise_for_status()
-        return list(sse_events(response))
+        return list(sse_events(response.iter_lines()))
 
 
-def content_of(frames: list[dict[str, Any] | str]) -> str:
+def content_of(frames: list[Frame]) -> str:
     return "".join(
         frame["choices"][0]["delta"].get("content") or ""
         for frame in frames
@@ -230,59 +249,25 @@ def content_of(frames: list[dict[str, Any] | str]) -> str:
     )
 
 
-def final_usage(frames: list[dict[str, Any] | str]) -> dict[str, Any]:
+def final_usage(frames: list[Frame]) -> dict[str, Any]:
     return next(f for f in frames if isinstance(f, dict) and "usage" in f)
 
 
-@dataclass
-class ServerProcess:
-    """`python -m pocketchat` in a process of its own, as a user runs it."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-
-    def rss_bytes(self) -> int:
-        return int(psutil.Process(self.process.pid).memory_info().rss)
-
-    def stop(self) -> str:
-        """SIGTERM, wait, and the server's log."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            output, _ = self.process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            output, _ = self.process.communicate()
-        return output.decode(errors="replace")
-
-
-def start_server_process(model: Path, port: int | None = None, **env: str) -> ServerProcess:
-    """Start `python -m pocketchat` and wait until it is healthy; fail with its log if it dies."""
-    port = port or free_port()
-    environment = {**os.environ, "MODEL_PATH": str(model), "PORT": str(port),
-                   "N_THREADS": "2", "LOG_LEVEL": "warning", **env}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pocketchat"], env=environment,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return ServerProcess(process, url)
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError(process.communicate()[0].decode(errors="replace"))
+def start_server_process(
+    model: Path, log_path: Path, port: int | None = None, **env: str
+) -> ServerProcess:
+    """`python -m pocketchat` over `model`, healthy; `env` adds settings, its log is `log_path`."""
+    settings = {"MODEL_PATH": str(model), "N_THREADS": "2", **env}
+    return ServerProcess.start(settings, log_path, port, timeout=60)
 
 
 @pytest.fixture
-def server_process() -> Iterator[Callable[..., ServerProcess]]:
+def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start server processes; each is stopped when the test ends."""
     started: list[ServerProcess] = []
 
     def start(model: Path, **env: str) -> ServerProcess:
-        server = start_server_process(model, **env)
+        server = start_server_process(model, tmp_path / f"server-{len(started)}.log", **env)
         started.append(server)
         return server
 

@@ -7,12 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import LiveServer
-from pocketchat.engine.llama import SamplerConfig
-from pocketchat.engine.prompt import Message
-from pocketchat.engine.types import Finished, GenerationRequest
+from conftest import user_prompt
+from pocketchat.engine.engine import Engine
+from pocketchat.engine.types import Finished, GenerationRequest, SamplerConfig
 
-GREEDY = SamplerConfig(0.0, 1.0, 0, 0.0, 1.0, 64, 0.0, 0.0, None)
 QUESTIONS = [
     "Write a short poem about the sea.",
     "What is the capital of France?",
@@ -21,11 +19,9 @@ QUESTIONS = [
 ]
 
 
-def first_tokens(server: LiveServer, question: str, count: int = 32) -> tuple[int, ...]:
-    model = server.model
-    assert model.engine is not None and model.prompt is not None
-    prompt = tuple(model.prompt.tokens([Message("user", question)]))
-    handle = model.engine.submit(GenerationRequest(question, prompt, count, GREEDY))
+def first_tokens(engine: Engine, question: str, count: int = 32) -> tuple[int, ...]:
+    prompt = user_prompt(engine, question)
+    handle = engine.submit(GenerationRequest(question, prompt, count, SamplerConfig.greedy()))
     while not isinstance(event := handle.next_event(120), Finished):
         pass
     return event.completion_token_ids
@@ -33,10 +29,10 @@ def first_tokens(server: LiveServer, question: str, count: int = 32) -> tuple[in
 
 @pytest.mark.smollm2
 def test_four_concurrent_greedy_replies_equal_their_solo_runs(
-    live_server: Callable[..., LiveServer], smollm2_model: Path
+    engines: Callable[..., Engine], smollm2_model: Path
 ) -> None:
-    solo = [first_tokens(live_server(smollm2_model, parallel=4), q) for q in QUESTIONS]
-    shared = live_server(smollm2_model, parallel=4)
+    solo = [first_tokens(engines(smollm2_model, parallel=4), q) for q in QUESTIONS]
+    shared = engines(smollm2_model, parallel=4)
     together: dict[int, tuple[int, ...]] = {}
     threads = [
         threading.Thread(target=lambda i=i, q=q: together.__setitem__(i, first_tokens(shared, q)))

@@ -1,24 +1,22 @@
-"""scripts/bench.py: its pure parts (statistics, targets, report, chart, bandwidth bound) and one
-real quick run against the tiny model. The speeds themselves are never asserted here."""
+"""scripts/bench: its pure parts (statistics, targets, report, chart, bandwidth bound), its SSE
+parser and one real quick run against the tiny model. The speeds themselves are never asserted
+here."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pocketchat.settings import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-
-from bench_bandwidth import decode_ceiling_tps, measure
-from bench_chart import render_chart
-from bench_http import StreamResult
-from bench_product import aggregate
-from bench_report import (
+from bench.bandwidth import decode_ceiling_tps, measure
+from bench.chart import render_chart
+from bench.client import FrameReader, StreamResult, parse_frame
+from bench.product import aggregate
+from bench.report import (
     Target,
     cell,
     kv_bytes_per_token,
@@ -26,7 +24,8 @@ from bench_report import (
     summarize,
     targets,
 )
-from bench_summary import ideal_followup_tokens, merge_rounds, prefill_cases
+from bench.summary import ideal_followup_tokens, merge_rounds, prefill_cases
+from pocketchat.settings import REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -240,11 +239,32 @@ def test_aggregate_rates_count_the_window_all_decode_together_and_the_whole_run(
     )
 
 
+@pytest.mark.parametrize(
+    ("line", "frame"),
+    [
+        (b'data: {"id": "x"}\n', {"id": "x"}),
+        ('data: {"id": "x"}', {"id": "x"}),
+        (b"data: [DONE]\r\n", "[DONE]"),
+        (b": heartbeat\n", None),
+        (b"\n", None),
+    ],
+)
+def test_sse_lines_parse_to_frames(line: bytes | str, frame: Any) -> None:
+    assert parse_frame(line) == frame
+
+
+def test_frames_split_across_reads_come_out_whole() -> None:
+    reader = FrameReader()
+    pieces = [b'data: {"a"', b": 1}\n\n: heart", b"beat\n\ndata: [DONE]\n", b"\n"]
+    assert [reader.feed(piece) for piece in pieces] == [[], [{"a": 1}], ["[DONE]"], []]
+
+
 def test_quick_run_against_the_tiny_model_writes_every_output(tiny_model: Path, tmp_path: Path):
     done = subprocess.run(
         [
             sys.executable,
-            str(REPO_ROOT / "scripts" / "bench.py"),
+            "-m",
+            "bench",
             "--quick",
             "--model",
             str(tiny_model),
@@ -253,6 +273,7 @@ def test_quick_run_against_the_tiny_model_writes_every_output(tiny_model: Path, 
         ],
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "scripts")},
         timeout=180,
         check=False,
     )

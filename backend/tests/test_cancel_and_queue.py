@@ -9,12 +9,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import LiveServer, chat_body, content_of, final_usage, sse_events, stream_chat
-from pocketchat.engine.llama import SamplerConfig
-from pocketchat.engine.prompt import Message
-from pocketchat.engine.types import Finished, GenerationRequest, Started
-
-GREEDY = SamplerConfig(0.0, 1.0, 0, 0.0, 1.0, 64, 0.0, 0.0, None)
+from bench.client import sse_events
+from conftest import (
+    LiveServer,
+    chat_body,
+    content_of,
+    final_usage,
+    stream_chat,
+    user_prompt,
+)
+from pocketchat.engine.engine import Engine
+from pocketchat.engine.types import Finished, GenerationRequest, SamplerConfig, Started
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
@@ -36,14 +41,14 @@ def test_disconnect_cancels_and_frees_the_worker(one_slot: LiveServer) -> None:
         f"{one_slot.url}/v1/chat/completions", json={**long_reply, "stream": True},
         stream=True, timeout=30,
     ) as response:  # fmt: skip
-        for frame in sse_events(response):
+        for frame in sse_events(response.iter_lines()):
             if (
                 isinstance(frame, dict)
                 and frame["choices"]
                 and frame["choices"][0]["delta"].get("content")
             ):
                 break
-    wait_for(lambda: one_slot.metric('pocketchat_requests_total{outcome="cancelled"}') == 1)
+    wait_for(lambda: one_slot.metric("pocketchat_requests_total", outcome="cancelled") == 1)
     # The only slot is free again: the next request gets it and completes.
     frames = stream_chat(one_slot.url, chat_body(max_tokens=8))
     assert final_usage(frames)["usage"]["completion_tokens"] == 8
@@ -54,12 +59,12 @@ def test_full_queue_is_429_with_retry_after_and_queued_sees_position(one_slot: L
     running = requests.post(url, json={**chat_body(max_tokens=15000), "stream": True},
                             stream=True, timeout=60)  # fmt: skip
     # Keep the frame iterator referenced: collecting it would close the connection (a cancel).
-    running_frames = sse_events(running)
+    running_frames = sse_events(running.iter_lines())
     next(running_frames)
-    wait_for(lambda: one_slot.model.engine is not None and one_slot.model.engine.busy_slots == 1)
+    wait_for(lambda: one_slot.runtime.engine.busy_slots == 1)
     queued = requests.post(url, json={**chat_body(max_tokens=4), "stream": True},
                            stream=True, timeout=60)  # fmt: skip
-    queued_frames = sse_events(queued)
+    queued_frames = sse_events(queued.iter_lines())
     statuses = [next(queued_frames), next(queued_frames)]
     assert statuses[1]["status"] == {"state": "queued", "queue_position": 1}
     rejected = requests.post(url, json=chat_body(), timeout=10)
@@ -98,7 +103,7 @@ def test_cancel_endpoint_stops_a_running_completion(one_slot: LiveServer) -> Non
         f"{one_slot.url}/v1/chat/completions",
         json={**chat_body(max_tokens=15000), "stream": True}, stream=True, timeout=60,
     ) as response:  # fmt: skip
-        frames = sse_events(response)
+        frames = sse_events(response.iter_lines())
         run_id = next(frames)["id"]
         while not content_of([next(frames)]):
             pass
@@ -115,13 +120,11 @@ def test_cancel_of_unknown_id_is_404(server: LiveServer) -> None:
 
 
 def test_cancel_during_prefill_aborts_the_decode(
-    live_server: Callable[..., LiveServer], smollm2_model: Path
+    engines: Callable[..., Engine], smollm2_model: Path
 ) -> None:
-    server = live_server(smollm2_model, parallel=1, n_ctx=8192, n_batch=8192, n_ubatch=512)
-    model = server.model
-    assert model.prompt is not None and model.engine is not None
-    long_prompt = model.prompt.tokens([Message("user", "lorem ipsum dolor sit amet " * 650)])
-    handle = model.engine.submit(GenerationRequest("prefill", tuple(long_prompt), 8, GREEDY))
+    engine = engines(smollm2_model, parallel=1, n_ctx=8192, n_batch=8192, n_ubatch=512)
+    long_prompt = user_prompt(engine, "lorem ipsum dolor sit amet " * 650)
+    handle = engine.submit(GenerationRequest("prefill", long_prompt, 8, SamplerConfig.greedy()))
     while not isinstance(handle.next_event(10), Started):
         pass
     time.sleep(0.3)  # well inside a prefill of ~6,500 tokens (seconds on these CPUs)
@@ -129,9 +132,9 @@ def test_cancel_during_prefill_aborts_the_decode(
     finished = handle.next_event(30)
     assert isinstance(finished, Finished)
     assert (finished.finish_reason, finished.completion_tokens) == ("cancelled", 0)
-    assert model.engine.aborted_decodes >= 1
+    assert engine.aborted_decodes >= 1
     # And the worker is free at once for the next request.
-    quick = model.engine.submit(GenerationRequest("next", tuple(long_prompt[:50]), 2, GREEDY))
+    quick = engine.submit(GenerationRequest("next", long_prompt[:50], 2, SamplerConfig.greedy()))
     event = quick.next_event(30)
     while not isinstance(event, Finished):
         event = quick.next_event(30)

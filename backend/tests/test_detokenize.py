@@ -7,18 +7,19 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import LiveServer, chat_body, sse_events
+from bench.client import sse_events
+from conftest import LiveServer, chat_body, user_prompt
 from pocketchat.engine.detok import TextStream
-from pocketchat.engine.llama import Model, SamplerConfig
-from pocketchat.engine.prompt import Message
-from pocketchat.engine.types import Delta, Finished, GenerationRequest
+from pocketchat.engine.engine import Engine
+from pocketchat.engine.llama import LlamaModel
+from pocketchat.engine.types import Delta, Finished, GenerationRequest, SamplerConfig
 
 SAMPLES = ["你好，世界", "emoji 🙂👍🏽 and 日本語", "mixed العربية and ελληνικά", "plain ascii"]
 
 
 @pytest.mark.parametrize("text", SAMPLES)
 def test_characters_split_across_tokens_come_out_whole(tiny_model: Path, text: str) -> None:
-    model = Model(tiny_model, use_mmap=True, use_mlock=False)
+    model = LlamaModel(tiny_model, use_mmap=True, use_mlock=False)
     tokens = model.tokenize(text, special=False)
     assert len(tokens) > len(text.encode()) / 4  # byte-level: characters span several tokens
     stream = TextStream()
@@ -54,7 +55,7 @@ def test_chinese_reply_streams_whole_characters(
     with requests.post(
         f"{server.url}/v1/chat/completions", json={**body, "stream": True}, stream=True, timeout=60
     ) as response:
-        frames = list(sse_events(response))  # json.loads on every frame
+        frames = list(sse_events(response.iter_lines()))  # json.loads on every frame
     deltas = [
         f["choices"][0]["delta"].get("content", "")
         for f in frames
@@ -65,12 +66,10 @@ def test_chinese_reply_streams_whole_characters(
     assert "\ufffd" not in text
 
 
-def test_engine_deltas_add_up_to_the_final_text(server: LiveServer) -> None:
-    model = server.model
-    assert model.engine is not None and model.prompt is not None
-    prompt = model.prompt.tokens([Message("user", "写一首关于春天的诗 🌸")])
-    sampling = SamplerConfig(1.0, 1.0, 0, 0.0, 1.0, 64, 0.0, 0.0, 3)
-    handle = model.engine.submit(GenerationRequest("d", tuple(prompt), 300, sampling))
+def test_engine_deltas_add_up_to_the_final_text(engine: Engine) -> None:
+    prompt = user_prompt(engine, "写一首关于春天的诗 🌸")
+    sampling = SamplerConfig.greedy(temperature=1.0, seed=3)
+    handle = engine.submit(GenerationRequest("d", prompt, 300, sampling))
     deltas: list[str] = []
     while not isinstance(event := handle.next_event(30), Finished):
         if isinstance(event, Delta):

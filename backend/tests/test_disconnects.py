@@ -1,5 +1,6 @@
 """Clients that vanish while queued, while their prompt is read, or mid-reply: the server notices
-within 100 ms each time, frees the slot, leaks nothing and answers the next request as before."""
+each time (within 100 ms, which `make stress` holds), frees the slot, leaks nothing and answers
+the next request as before."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import Figures, LiveServer, chat_body, content_of, scale, stream_chat, time_limit
-from pocketchat.api.chat import SERVICE_KEY
-from pocketchat.chat import ChatService
+from bench.client import parse_frame
+from conftest import STRESS, Figures, LiveServer, chat_body, content_of, scale, stream_chat
 from pocketchat.engine.engine import Engine
 
 pytestmark = pytest.mark.reliability
@@ -76,9 +76,9 @@ def vanish(url: str, rng: random.Random, out: list[Vanished], lock: threading.Lo
     status_line = stream.readline().decode(errors="replace").strip()
     run_id, stage, content_frames = "", "", 0
     for line in stream:
-        if not line.startswith(b"data: {"):
+        frame = parse_frame(line)
+        if not isinstance(frame, dict):
             continue
-        frame = json.loads(line[len(b"data: ") :])
         assert "error" not in frame, frame
         run_id = frame["id"]
         status = frame.get("status")
@@ -114,9 +114,7 @@ def test_clients_vanishing_at_random_points(
     live_server: Callable[..., LiveServer], smollm2_model: Path, figures: Figures
 ) -> None:
     server = live_server(smollm2_model, parallel=2, max_queue=4, n_ctx=4096)
-    service: ChatService = server.app.extensions[SERVICE_KEY]
-    engine = server.model.engine
-    assert engine is not None
+    service, engine = server.runtime.chat, server.runtime.engine
     greedy = chat_body("Name three colours.", max_tokens=24)
     before = content_of(stream_chat(server.url, greedy))
     process = psutil.Process()
@@ -152,12 +150,14 @@ def test_clients_vanishing_at_random_points(
 
     assert len(gone) == CLIENTS
     assert [c.stage for c in gone if not c.run_id] == []
+    assert [c.stage for c in gone if c.freed_at is None] == []
     waits = sorted((c.freed_at or float("inf")) - c.left_at for c in gone)
-    assert waits[-1] <= time_limit(0.1, 2.0)
+    if STRESS:  # a time target: held by `make stress`, only reported on a shared machine
+        assert waits[-1] <= 0.1
     stages = Counter(c.stage for c in gone)
     assert min(stages[s] for s in ("queued", "prefill", "stream")) >= scale(1, 5), stages
     # Every one was finished by the engine as cancelled (none timed out or leaked a slot).
-    assert server.metric('pocketchat_requests_total{outcome="cancelled"}') == CLIENTS
+    assert server.metric("pocketchat_requests_total", outcome="cancelled") == CLIENTS
     assert (engine.busy_slots, engine.queue_depth, len(service._runs)) == (0, 0, 0)
     time.sleep(0.2)
     assert threading.active_count() == threads_before

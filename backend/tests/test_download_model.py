@@ -26,12 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import download_model
 import pytest
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-import download_model  # noqa: E402
-from download_model import (  # noqa: E402
+from download_model import (
     EXIT_DISK,
     EXIT_INTERRUPTED,
     EXIT_UNREACHABLE,
@@ -40,6 +37,7 @@ from download_model import (  # noqa: E402
     PRESETS,
     Preset,
 )
+from pocketchat.settings import REPO_ROOT
 
 CONTENT = random.Random(7).randbytes(300_000)
 # A user's Ctrl-C must stop a download within a couple of seconds, stalled or not.
@@ -236,7 +234,7 @@ def run_cli(*args: str, sigint_ignored: bool = False, **env: str) -> subprocess.
     """The CLI as a process; `sigint_ignored` starts it as a shell without job control (CI, a
     script's `make test &`) starts a background command: with SIGINT ignored."""
     environ = {k: v for k, v in os.environ.items() if k not in ("MODEL", "MODEL_SOURCE")}
-    command = [sys.executable, str(SCRIPTS / "download_model.py"), *args]
+    command = [sys.executable, str(REPO_ROOT / "scripts" / "download_model.py"), *args]
     if sigint_ignored:
         command = ["sh", "-c", 'trap "" INT && exec "$@"', "sh", *command]
     return subprocess.Popen(

@@ -1,5 +1,6 @@
 """64 clients at once against 2 slots and a queue of 8: the accepted all finish, the rest are
-turned away at once with 429 and Retry-After, and every waiting client is told its true place."""
+turned away at once with 429 and Retry-After (within 100 ms, which `make stress` holds), and every
+waiting client is told its true place."""
 
 from __future__ import annotations
 
@@ -11,19 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import (
-    Figures,
-    ServerProcess,
-    chat_body,
-    content_of,
-    final_usage,
-    time_limit,
-)
+from bench.client import Frame, FrameReader
+from bench.server import ServerProcess
+from conftest import STRESS, Figures, chat_body, content_of, final_usage
 
 pytestmark = pytest.mark.reliability
 
@@ -31,6 +26,9 @@ CLIENTS = 64
 PARALLEL = 2
 MAX_QUEUE = 8
 REPLY_TOKENS = 300
+# The time targets of a refusal, held by `make stress`.
+REFUSAL_P95_MS = 100
+REFUSAL_SLOWEST_MS = 250
 
 
 @dataclass
@@ -38,10 +36,10 @@ class Client:
     sent_at: float = 0.0
     answered_after: float | None = None  # seconds from sending to the first byte of the answer
     received: bytes = b""
-    partial_line: bytes = b""  # the end of `received` after its last newline
+    reader: FrameReader = field(default_factory=FrameReader)
     positions: list[int] = field(default_factory=list)
     started_at: float | None = None  # when the "generating" status arrived
-    frames: list[dict[str, Any] | str] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
 
     @property
     def status(self) -> int:
@@ -57,12 +55,7 @@ class Client:
         if self.answered_after is None:
             self.answered_after = now - self.sent_at
         self.received += data
-        *lines, self.partial_line = (self.partial_line + data).split(b"\n")
-        for line in lines:
-            if not line.startswith(b"data: "):
-                continue
-            text = line[len(b"data: ") :].strip().decode()
-            frame = text if text == "[DONE]" else json.loads(text)
+        for frame in self.reader.feed(data):
             self.frames.append(frame)
             status = frame.get("status") if isinstance(frame, dict) else None
             if status and status["state"] == "queued":
@@ -131,8 +124,8 @@ def check_burst(server: ServerProcess, clients: list[Client]) -> dict[str, float
         latest_start = max(latest_start, client.started_at)
 
     # Nothing is left behind: the server is idle and answers the next request.
-    metrics = requests.get(f"{server.url}/metrics", timeout=10).text
-    assert "pocketchat_queue_depth 0.0" in metrics and "pocketchat_busy_slots 0.0" in metrics
+    idle = (server.metric("pocketchat_queue_depth"), server.metric("pocketchat_busy_slots"))
+    assert idle == (0, 0)
     assert requests.post(f"{server.url}/v1/chat/completions", json=chat_body(), timeout=30).ok
     refusal_ms = sorted(1000 * (c.answered_after or float("inf")) for c in rejected)
     return {
@@ -157,16 +150,17 @@ def test_a_burst_of_64_clients(
     # 64 requests at once cost waitress and Flask about 60 ms of CPU even on an idle server; on
     # 2 cores shared with the decode threads, this client and other tenants of a shared
     # machine, the 95th percentile of a burst's refusals lands at 40-140 ms from run to run.
-    # The target is held by the best of three bursts: a slowness the server causes stays in
-    # all three; every burst must hold every other property.
+    # `make stress` holds the target by the best of three bursts: a slowness the server causes
+    # stays in all three; every burst must hold every other property. `make test` times nothing.
     bursts = []
-    for _ in range(3):
+    for _ in range(3 if STRESS else 1):
         bursts.append(check_burst(server, burst(server.url, CLIENTS, body)))
-        if bursts[-1]["p95_ms"] <= time_limit(0.1, 5.0) * 1000:
+        if bursts[-1]["p95_ms"] <= REFUSAL_P95_MS:
             break
     best = min(bursts, key=lambda figures_of_burst: figures_of_burst["p95_ms"])
-    assert best["p95_ms"] <= time_limit(0.1, 5.0) * 1000
-    assert best["slowest_ms"] <= time_limit(0.25, 10.0) * 1000
+    if STRESS:
+        assert best["p95_ms"] <= REFUSAL_P95_MS
+        assert best["slowest_ms"] <= REFUSAL_SLOWEST_MS
     all_p95 = ", ".join(f"{b['p95_ms']:.0f}" for b in bursts)
     figures.record(
         "Load",

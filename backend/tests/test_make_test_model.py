@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gguf
+import llama_cpp
+import make_test_model
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import make_test_model
-
-llama_cpp = pytest.importorskip("llama_cpp")
 
 
 @pytest.fixture(scope="module")

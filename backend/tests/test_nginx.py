@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,45 +20,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from conftest import chat_body, free_port
+from bench.client import FrameReader, metric_samples
+from bench.server import ServerProcess, free_port
+from conftest import chat_body, start_server_process
 from pocketchat.settings import REPO_ROOT
 
 NGINX = Path("/usr/sbin/nginx")
 DEPLOY = REPO_ROOT / "deploy" / "nginx"
 # The tiny model at temperature 0 practically never ends its turn: a reply runs to max_tokens.
 LONG_REPLY_TOKENS = 3000
+SERVER_SETTINGS = {
+    # One slot: a generation that kept running after its client left would hold up the
+    # next request, which test_client_disconnect_stops_generation_upstream looks for.
+    "PARALLEL": "1",
+    "N_THREADS": "1",
+    "N_CTX": "8192",
+    # Heartbeats are writes, and a write reveals a closed client even to a proxy that
+    # ignores hang-ups: keep them out of the disconnect tests' time frame.
+    "HEARTBEAT_SECONDS": "60",
+}
 
-pytestmark = [
-    pytest.mark.nginx,
-    pytest.mark.skipif(not NGINX.exists(), reason="needs Debian's nginx (apt-get install nginx)"),
-]
+pytestmark = pytest.mark.nginx
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
+@pytest.fixture(scope="module", autouse=True)
+def nginx_installed() -> None:
+    """Missing nginx fails these tests (`make test` names it before it starts): no silent skip."""
+    if not NGINX.exists():
+        pytest.fail(f"{NGINX} is missing: install Debian's nginx (apt-get install nginx)")
 
-    @property
-    def address(self) -> str:
-        return self.url.removeprefix("http://")
 
-    def requests_by_outcome(self) -> dict[str, float]:
-        text = requests.get(f"{self.url}/metrics", timeout=10).text
-        return {
-            outcome: float(value)
-            for outcome, value in re.findall(
-                r'^pocketchat_requests_total\{outcome="(\w+)"\} (\S+)$', text, re.M
-            )
-        }
+def requests_by_outcome(server: ServerProcess) -> dict[str, float]:
+    samples = metric_samples(server.url, "pocketchat_requests_total")
+    return {sample.labels["outcome"]: sample.value for sample in samples}
 
-    def busy_slots(self) -> float:
-        text = requests.get(f"{self.url}/metrics", timeout=10).text
-        return float(re.findall(r"^pocketchat_busy_slots (\S+)$", text, re.M)[0])
 
-    def requests_total(self) -> float:
-        return sum(self.requests_by_outcome().values())
+def requests_total(server: ServerProcess) -> float:
+    return sum(requests_by_outcome(server).values())
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
@@ -72,56 +67,19 @@ def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None
         time.sleep(0.05)
 
 
-def healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/api/health", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
-
-
-def start_server(model: Path, log: Path) -> Server:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MODEL_PATH": str(model),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        # One slot: a generation that kept running after its client left would hold up the
-        # next request, which test_client_disconnect_stops_generation_upstream looks for.
-        "PARALLEL": "1",
-        "N_THREADS": "1",
-        "N_CTX": "8192",
-        "LOG_LEVEL": "warning",
-        # Heartbeats are writes, and a write reveals a closed client even to a proxy that
-        # ignores hang-ups: keep them out of the disconnect tests' time frame.
-        "HEARTBEAT_SECONDS": "60",
-    }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pocketchat"], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    server = Server(f"http://127.0.0.1:{port}", process)
-    try:
-        wait_until(lambda: process.poll() is None and healthy(server.url), 60, "the server")
-    except AssertionError:
-        process.kill()
-        raise AssertionError(log.read_text(errors="replace")) from None
-    return server
-
-
 @pytest.fixture(scope="module")
-def replicas(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
+def replicas(
+    tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ServerProcess]]:
     """Two server processes, shared by the module's tests (each test compares metric deltas)."""
     logs = tmp_path_factory.mktemp("servers")
-    servers = [start_server(tiny_model, logs / f"server-{n}.log") for n in range(2)]
+    servers = [
+        start_server_process(tiny_model, logs / f"server-{n}.log", **SERVER_SETTINGS)
+        for n in range(2)
+    ]
     yield servers
     for server in servers:
-        server.process.send_signal(signal.SIGTERM)
-    for server in servers:
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
+        server.stop()
 
 
 def site_config(name: str, upstreams: list[str], port: int) -> str:
@@ -196,11 +154,6 @@ def is_content(frame: Any) -> bool:
     )
 
 
-def parse_data(event: bytes) -> Any:
-    payload = event.decode().removeprefix("data: ")
-    return payload if payload == "[DONE]" else json.loads(payload)
-
-
 def stream_arrivals(
     address: str,
     body: dict[str, Any],
@@ -220,16 +173,14 @@ def stream_arrivals(
     assert response.status == 200, response.read()
     frames: list[tuple[float, Any]] = []
     reads_with_content = 0
-    pending = b""
+    reader = FrameReader()
     try:
         while not frames or frames[-1][1] != "[DONE]":
             data = response.read1(65536)
             if not data:
                 break
             now = time.monotonic()
-            pending += data
-            *complete, pending = pending.split(b"\n\n")
-            new = [(now, parse_data(event)) for event in complete if event.startswith(b"data: ")]
+            new = [(now, frame) for frame in reader.feed(data)]
             frames += new
             reads_with_content += any(is_content(frame) for _, frame in new)
             if stop_after_frames is not None and len(frames) >= stop_after_frames:
@@ -244,7 +195,7 @@ def long_reply(**fields: Any) -> dict[str, Any]:
 
 
 def test_tokens_stream_through_nginx_as_they_are_generated(
-    replicas: list[Server], nginx: Callable[..., str]
+    replicas: list[ServerProcess], nginx: Callable[..., str]
 ) -> None:
     arrivals = stream_arrivals(nginx("pocketchat.conf", [replicas[0].address]), long_reply())
 
@@ -259,19 +210,19 @@ def test_tokens_stream_through_nginx_as_they_are_generated(
 
 
 def test_client_disconnect_stops_generation_upstream(
-    replicas: list[Server], nginx: Callable[..., str]
+    replicas: list[ServerProcess], nginx: Callable[..., str]
 ) -> None:
     server = replicas[0]
     address = nginx("pocketchat.conf", [server.address])
     full = stream_arrivals(address, long_reply())
     full_seconds = full.frames[-1][0] - full.started
-    cancelled_before = server.requests_by_outcome().get("cancelled", 0)
+    cancelled_before = requests_by_outcome(server).get("cancelled", 0)
 
     partial = stream_arrivals(address, long_reply(), stop_after_frames=20)
     assert partial.frames[-1][1] != "[DONE]"
 
     wait_until(
-        lambda: server.requests_by_outcome().get("cancelled", 0) == cancelled_before + 1,
+        lambda: requests_by_outcome(server).get("cancelled", 0) == cancelled_before + 1,
         max(10, 3 * full_seconds), "the server to count the request as cancelled",
     )  # fmt: skip
     # The one slot is free again: the next request waits for nothing.
@@ -281,13 +232,13 @@ def test_client_disconnect_stops_generation_upstream(
 
 
 def test_client_leaving_the_queue_is_noticed_while_the_stream_is_silent(
-    replicas: list[Server], nginx: Callable[..., str]
+    replicas: list[ServerProcess], nginx: Callable[..., str]
 ) -> None:
     """nginx must notice a hang-up without writing to the client (proxy_ignore_client_abort
     off): a queued request gets a heartbeat only every HEARTBEAT_SECONDS."""
     server = replicas[0]
     address = nginx("pocketchat.conf", [server.address])
-    cancelled_before = server.requests_by_outcome().get("cancelled", 0)
+    cancelled_before = requests_by_outcome(server).get("cancelled", 0)
     first_done = threading.Event()
 
     def occupy_the_only_slot() -> None:
@@ -297,12 +248,14 @@ def test_client_leaving_the_queue_is_noticed_while_the_stream_is_silent(
     occupier = threading.Thread(target=occupy_the_only_slot)
     occupier.start()
     try:
-        wait_until(lambda: server.busy_slots() == 1, 10, "the first request to start")
+        wait_until(
+            lambda: server.metric("pocketchat_busy_slots") == 1, 10, "the first request to start"
+        )
         queued = stream_arrivals(address, long_reply(), stop_after_frames=2)
         states = [frame.get("status", {}).get("state") for _, frame in queued.frames]
         assert "queued" in states, queued.frames
         wait_until(
-            lambda: server.requests_by_outcome().get("cancelled", 0) == cancelled_before + 1,
+            lambda: requests_by_outcome(server).get("cancelled", 0) == cancelled_before + 1,
             60, "the server to count the queued request as cancelled",
         )  # fmt: skip
         assert not first_done.is_set(), "the hang-up was noticed only when the queue moved"
@@ -311,14 +264,14 @@ def test_client_leaving_the_queue_is_noticed_while_the_stream_is_silent(
 
 
 def test_a_conversation_keeps_to_one_replica_and_conversations_spread(
-    replicas: list[Server], nginx: Callable[..., str]
+    replicas: list[ServerProcess], nginx: Callable[..., str]
 ) -> None:
     address = nginx("replicas.conf", [server.address for server in replicas])
 
     def served_by(requests_to_send: Callable[[], None]) -> list[float]:
-        before = [server.requests_total() for server in replicas]
+        before = [requests_total(server) for server in replicas]
         requests_to_send()
-        after = [server.requests_total() for server in replicas]
+        after = [requests_total(server) for server in replicas]
         return [a - b for a, b in zip(after, before, strict=True)]
 
     def send(conversation_ids: list[str | None]) -> None:

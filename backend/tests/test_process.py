@@ -10,18 +10,11 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from conftest import (
-    Figures,
-    chat_body,
-    free_port,
-    sse_events,
-    start_server_process,
-    time_limit,
-)
+from bench.client import Frame, sse_events
+from conftest import STRESS, Figures, chat_body, free_port, start_server_process
 
 # A reply that does not end on its own before the test has done its work (the tiny model's
 # greedy text never picks the end token: see scripts/make_test_model.py).
@@ -30,12 +23,12 @@ ENDLESS_REPLY = {**chat_body(max_tokens=30000), "stream": True}
 
 
 @contextmanager
-def open_stream(url: str, until: str) -> Iterator[Iterator[dict[str, Any] | str]]:
+def open_stream(url: str, until: str) -> Iterator[Iterator[Frame]]:
     """A long streamed reply, read up to its first frame with `until` ("content", "status")."""
     with requests.post(
         f"{url}/v1/chat/completions", json=ENDLESS_REPLY, stream=True, timeout=30
     ) as response:
-        frames = sse_events(response)
+        frames = sse_events(response.iter_lines())
         for frame in frames:
             if isinstance(frame, dict) and (
                 frame.get("status") if until == "status"
@@ -71,9 +64,11 @@ def test_invalid_settings_stop_with_a_clear_message(
 
 @pytest.mark.reliability
 def test_sigterm_ends_every_stream_with_a_final_event_and_exits(
-    tiny_model: Path, figures: Figures
+    tiny_model: Path, tmp_path: Path, figures: Figures
 ) -> None:
-    server = start_server_process(tiny_model, PARALLEL="2", MAX_QUEUE="2", **LONG_CONTEXT)
+    server = start_server_process(
+        tiny_model, tmp_path / "server.log", PARALLEL="2", MAX_QUEUE="2", **LONG_CONTEXT
+    )
     process, url = server.process, server.url
     try:
         with ExitStack() as open_streams:
@@ -87,12 +82,14 @@ def test_sigterm_ends_every_stream_with_a_final_event_and_exits(
                  for frame in list(stream)[-2:]]
                 for stream in streams
             ]  # fmt: skip
-        exit_code = process.wait(timeout=time_limit(5, 15))
+        exit_code = process.wait(timeout=60)
         stopped_after = time.monotonic() - signalled
     finally:
         process.kill()
         process.communicate()
     assert (endings, exit_code) == ([["server_shutdown", "[DONE]"]] * 3, 0)
+    if STRESS:  # a time target: held by `make stress`, only reported on a shared machine
+        assert stopped_after <= 5
     figures.record(
         "Faults",
         "SIGTERM with 3 streams open (2 generating, 1 queued)",
@@ -102,10 +99,10 @@ def test_sigterm_ends_every_stream_with_a_final_event_and_exits(
 
 @pytest.mark.reliability
 def test_a_killed_server_restarts_on_its_port_and_serves(
-    tiny_model: Path, figures: Figures
+    tiny_model: Path, tmp_path: Path, figures: Figures
 ) -> None:
     port = free_port()
-    first = start_server_process(tiny_model, port, **LONG_CONTEXT)
+    first = start_server_process(tiny_model, tmp_path / "first.log", port, **LONG_CONTEXT)
     killed, url = first.process, first.url
     try:
         # A stream open at the kill leaves the port's connection in FIN_WAIT/TIME_WAIT: the
@@ -114,7 +111,9 @@ def test_a_killed_server_restarts_on_its_port_and_serves(
             killed.kill()
             killed.wait()
             kill_time = time.monotonic()
-            restarted = start_server_process(tiny_model, port, **LONG_CONTEXT).process
+            restarted = start_server_process(
+                tiny_model, tmp_path / "restarted.log", port, **LONG_CONTEXT
+            ).process
     finally:
         killed.kill()
         killed.communicate()

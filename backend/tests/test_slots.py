@@ -7,12 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import LiveServer
-from pocketchat.engine.engine import Engine, _runs
-from pocketchat.engine.llama import SamplerConfig
-from pocketchat.engine.types import Finished, GenerationRequest, Started
+from pocketchat.engine.engine import Engine
+from pocketchat.engine.placement import runs as _runs
+from pocketchat.engine.types import Finished, GenerationRequest, SamplerConfig, Started
 
-GREEDY = SamplerConfig(0.0, 1.0, 0, 0.0, 1.0, 64, 0.0, 0.0, None)
+GREEDY = SamplerConfig.greedy()
 # Every prompt starts with these tokens, as every conversation of the web app starts with its
 # system prompt. Short enough not to make a new conversation the owner of another's cache.
 SYSTEM = (7, 8, 9)
@@ -67,11 +66,10 @@ OPENERS = {
 
 
 def test_a_reply_moves_beside_the_busy_ones_and_the_moved_cache_still_answers_the_same(
-    live_server: Callable[..., LiveServer], tiny_model: Path
+    engines: Callable[..., Engine], tiny_model: Path
 ) -> None:
     newcomer = [*SYSTEM, 4, 5, 6]
-    alone = live_server(tiny_model, parallel=4).model.engine
-    assert alone is not None
+    alone = engines(tiny_model, parallel=4)
     expected = {}
     for name, opener in OPENERS.items():
         reference = Conversation(alone, name)
@@ -80,8 +78,7 @@ def test_a_reply_moves_beside_the_busy_ones_and_the_moved_cache_still_answers_th
     expected_newcomer = finish(alone, "newcomer", newcomer, max_tokens=6)
     assert expected_newcomer.cached_tokens == len(SYSTEM)
 
-    engine = live_server(tiny_model, parallel=4).model.engine
-    assert engine is not None
+    engine = engines(tiny_model, parallel=4)
     talks = {name: Conversation(engine, name) for name in OPENERS}
     for name, talk in talks.items():
         talk.turn(OPENERS[name])

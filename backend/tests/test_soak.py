@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import STRESS, Figures, ServerProcess, chat_body, scale
+from bench.server import ServerProcess
+from conftest import STRESS, Figures, chat_body, scale
 
 pytestmark = pytest.mark.reliability
 

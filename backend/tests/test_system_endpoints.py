@@ -8,7 +8,7 @@ from pathlib import Path
 import requests
 from conftest import LiveServer, build_app, chat_body
 from flask.testing import FlaskClient
-from pocketchat.model import EXTENSION_KEY
+from pocketchat.runtime import loader_of
 
 
 def test_health_is_ok_when_loaded(client: FlaskClient) -> None:
@@ -29,10 +29,16 @@ def test_health_is_503_with_the_reason_when_the_model_cannot_load(tmp_path: Path
 
 def test_health_is_503_while_loading(tiny_model: Path) -> None:
     app = build_app(tiny_model)
-    model = app.extensions[EXTENSION_KEY]
-    model.engine = None  # as it is before the loader thread finishes
-    response = app.test_client().get("/api/health")
+    loader = loader_of(app)
+    runtime, loader.runtime = loader.runtime, None  # as it is before the loader thread finishes
+    try:
+        response = app.test_client().get("/api/health")
+        chat = app.test_client().post("/v1/chat/completions", json=chat_body())
+    finally:
+        assert runtime is not None
+        runtime.close()
     assert (response.status_code, response.json["status"]) == (503, "loading")
+    assert (chat.status_code, chat.json["error"]["code"]) == (503, "model_loading")
 
 
 def test_info_describes_model_and_runtime(client: FlaskClient) -> None:
@@ -51,7 +57,7 @@ def test_models_lists_the_served_model(client: FlaskClient) -> None:
 
 def test_metrics_count_requests_tokens_and_latency(server: LiveServer) -> None:
     requests.post(f"{server.url}/v1/chat/completions", json=chat_body(max_tokens=5), timeout=30)
-    assert server.metric('pocketchat_requests_total{outcome="completed"}') == 1
+    assert server.metric("pocketchat_requests_total", outcome="completed") == 1
     assert server.metric("pocketchat_completion_tokens_total") == 5
     assert server.metric("pocketchat_time_to_first_token_seconds_count") == 1
     assert server.metric("pocketchat_queue_depth") == 0

@@ -27,19 +27,21 @@ from statistics import mean
 from typing import Any
 
 import psutil
-from bench_bandwidth import measure
-from bench_chart import render_chart
-from bench_product import FOLLOW_UP, QUESTION, STORY, Prompts, Workload, many_slots, one_slot
-from bench_raw import fit_words, vocabulary
-from bench_report import MB, render_markdown, targets
-from bench_summary import merge_rounds, prefill_cases, summarize_all
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from bench.bandwidth import measure
+from bench.chart import render_chart
+from bench.product import FOLLOW_UP, QUESTION, STORY, Prompts, Workload, many_slots, one_slot
+from bench.raw import fit_words, vocabulary
+from bench.report import MB, render_markdown, targets
+from bench.server import REPO_ROOT
+from bench.summary import merge_rounds, prefill_cases, summarize_all
+
+SCRIPTS = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "models/test/qwen2.5-0.5b-shape-q4_k_m.gguf"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     default_model = Path(os.environ.get("MODEL_PATH") or DEFAULT_MODEL)
     parser.add_argument("--model", type=Path, default=default_model, help="a GGUF file")
     parser.add_argument(
@@ -80,9 +82,11 @@ def run_raw(args: argparse.Namespace, work: Workload, cases: list[list[int]]) ->
         "--batch-tokens": work.batch_tokens,
         "--batch-sizes": ",".join(str(n) for n in work.concurrency),
     }
-    command = [sys.executable, str(Path(__file__).with_name("bench_raw.py"))]
+    command = [sys.executable, "-m", "bench.raw"]
     command += [str(part) for option in options.items() for part in option]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    python_path = os.pathsep.join(filter(None, [str(SCRIPTS), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "PYTHONPATH": python_path}
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"raw llama.cpp run failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -199,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         print(f"no model at {args.model} (make the test model or pass --model)", file=sys.stderr)
         return 2
-    # SIGTERM unwinds like Ctrl-C, so the `with Server` blocks stop the servers they started.
+    # SIGTERM unwinds like Ctrl-C, so the `with server` blocks stop the servers they started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
     started = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -54,9 +55,7 @@ def measure(array_bytes: int, threads: int, reps: int) -> dict[str, float]:
     results: dict[str, float] = {}
     for name, (kernel, arrays_touched) in kernels.items():
         for count in sorted({1, threads}):
-            best = min(
-                _timed(lambda k=kernel, n=count: _parallel(k, n, length)) for _ in range(reps)
-            )
+            best = min(_timed(partial(_parallel, kernel, count, length)) for _ in range(reps))
             results[f"{name}_{count}t"] = arrays_touched * length * 8 / best
     return results
 

@@ -1,4 +1,5 @@
-"""The product side of the bench: pocketchat as a subprocess, and a timing SSE client for it.
+"""pocketchat over HTTP, for the bench and the backend's tests alike: the one SSE frame parser,
+the /metrics reader and a timing SSE client.
 
 The client is plain `http.client` so every frame gets its own arrival time and the socket can be
 closed mid-stream exactly when the bench wants.
@@ -8,120 +9,81 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import psutil
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+DONE = "[DONE]"
+# A stream's JSON frame, or the closing "[DONE]".
+Frame = dict[str, Any] | str
 
 
-def peak_rss_of(pid: int) -> int | None:
-    """VmHWM of a live process: its peak resident memory (Linux only)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
+def parse_frame(line: bytes | str) -> Frame | None:
+    """One line of an SSE stream: a `data:` line's JSON as a dict, `[DONE]` as the string, and
+    None for every other line (the blank line after each event, `: heartbeat` comments)."""
+    text = line.decode() if isinstance(line, bytes) else line
+    if not text.startswith("data:"):
         return None
-    return None
+    data = text[len("data:") :].strip()
+    return data if data == DONE else dict(json.loads(data))
 
 
-class Server:
-    """`python -m pocketchat` on a free loopback port, with its own settings in the environment."""
+def sse_events(lines: Iterable[bytes | str]) -> Iterator[Frame]:
+    """The frames of a stream read line by line (requests' `iter_lines()`, a socket's file)."""
+    for line in lines:
+        frame = parse_frame(line)
+        if frame is not None:
+            yield frame
 
-    def __init__(self, settings: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.log_path = log_path
-        env = {k: v for k, v in os.environ.items() if k != "API_KEY"}
-        env.update(settings, HOST="127.0.0.1", PORT=str(self.port), LOG_LEVEL="warning")
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = log_path.open("wb")
-        self.started_at = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pocketchat"],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self._sampled_rss = 0
-        self._sampling = True
-        self._sampler = threading.Thread(target=self._sample_rss, daemon=True)
-        self._sampler.start()
 
-    def _sample_rss(self) -> None:
-        """Fallback where /proc has no VmHWM: the largest RSS seen, children included."""
-        try:
-            process = psutil.Process(self.process.pid)
-            while self._sampling:
-                tree = [process, *process.children(recursive=True)]
-                self._sampled_rss = max(self._sampled_rss, sum(p.memory_info().rss for p in tree))
-                time.sleep(0.05)
-        except psutil.Error:
-            return
+class FrameReader:
+    """The frames of a stream read in pieces of any size (one socket read at a time)."""
 
-    def wait_healthy(self, timeout: float = 120.0) -> float:
-        """Seconds from process start until GET /api/health answers 200."""
-        deadline = self.started_at + timeout
-        while time.perf_counter() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/api/health")
-                if connection.getresponse().status == 200:
-                    return time.perf_counter() - self.started_at
-                connection.close()
-            except OSError:
-                pass
-            time.sleep(0.01)
-        raise RuntimeError(f"the server was not healthy after {timeout} s:\n{self.log_tail()}")
+    def __init__(self) -> None:
+        self.partial_line = b""  # what came after the last newline so far
 
-    def get_json(self, path: str) -> Any:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+    def feed(self, data: bytes) -> list[Frame]:
+        """The frames whose line this piece completed."""
+        *lines, self.partial_line = (self.partial_line + data).split(b"\n")
+        return [frame for frame in map(parse_frame, lines) if frame is not None]
+
+
+def get(url: str, path: str, timeout: float = 30) -> tuple[int, bytes]:
+    """GET `path` from the server at `url` (http://host:port): its status and body."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
         connection.request("GET", path)
-        return json.loads(connection.getresponse().read())
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
-    def peak_rss(self) -> int:
-        own = peak_rss_of(self.process.pid)
-        children = [peak_rss_of(c.pid) or 0 for c in psutil.Process(self.process.pid).children()]
-        return own + sum(children) if own is not None else self._sampled_rss
 
-    def log_tail(self, lines: int = 30) -> str:
-        self._log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+def metric_samples(url: str, name: str) -> list[Sample]:
+    """The samples called `name` (e.g. `pocketchat_requests_total`) in the server's /metrics."""
+    _, body = get(url, "/metrics")
+    return [
+        sample
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == name
+    ]
 
-    def stop(self) -> None:
-        self._sampling = False
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
 
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def metric(url: str, name: str, **labels: str) -> float:
+    """The sum of the samples called `name` whose labels include `labels`."""
+    return sum(
+        sample.value
+        for sample in metric_samples(url, name)
+        if labels.items() <= sample.labels.items()
+    )
 
 
 @dataclass
@@ -194,9 +156,9 @@ def stream_chat(
     deltas = 0
     while line := response.readline():
         now = time.perf_counter()
-        if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+        frame = parse_frame(line)
+        if not isinstance(frame, dict):
             continue
-        frame = json.loads(line[6:])
         if "error" in frame:
             result.error = frame["error"]
         for choice in frame.get("choices", []):

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_http import Server, StreamResult, chat_body, concurrent_streams, stream_chat
+from bench.client import StreamResult, chat_body, concurrent_streams, stream_chat
+from bench.server import ServerProcess
 
-# Long enough for 50 tokens of any tokenizer; bench.py cuts them to size in the model's tokens.
+# Long enough for 50 tokens of any tokenizer; the bench cuts them to size in the model's tokens.
 QUESTION = (
     "I am planning a small vegetable garden on a sunny balcony in a city with cold winters and "
     "hot, dry summers. Which vegetables and herbs grow well in pots, how deep and how wide "
@@ -28,7 +29,7 @@ STORY = (
 
 @dataclass(frozen=True)
 class Prompts:
-    """User messages sized in the served model's tokens (see bench_raw.fit_words)."""
+    """User messages sized in the served model's tokens (see bench.raw.fit_words)."""
 
     question: str  # a cold question, ~50 tokens
     follow_up: str  # a short new turn, ~16 tokens
@@ -67,13 +68,12 @@ def _check(result: StreamResult, what: str) -> StreamResult:
     return result
 
 
-def start_server(base: dict[str, str], parallel: int, log_dir: Path) -> tuple[Server, float]:
-    server = Server(_server_settings(base, parallel), log_dir / f"server-parallel-{parallel}.log")
-    try:
-        return server, server.wait_healthy()
-    except BaseException:
-        server.stop()
-        raise
+def start_server(base: dict[str, str], parallel: int, log_dir: Path) -> tuple[ServerProcess, float]:
+    """A healthy server with `parallel` slots, and the seconds it took to get there."""
+    log_path = log_dir / f"server-parallel-{parallel}.log"
+    server = ServerProcess.start(_server_settings(base, parallel), log_path)
+    assert server.startup_seconds is not None
+    return server, server.startup_seconds
 
 
 def one_slot(base: dict[str, str], work: Workload, log_dir: Path) -> dict[str, Any]:

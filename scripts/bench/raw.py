@@ -1,8 +1,8 @@
 """The ceiling: llama.cpp driven directly through llama-cpp-python's ctypes API, no server.
 
-Run by scripts/bench.py in its own process, so its peak RSS is its own and it shares no memory
-with the server; prints one JSON object on stdout. Greedy sampling, end-of-generation ignored,
-so every run decodes exactly the asked number of tokens.
+Run by the bench (`python -m bench.raw`) in its own process, so its peak RSS is its own and it
+shares no memory with the server; prints one JSON object on stdout. Greedy sampling,
+end-of-generation ignored, so every run decodes exactly the asked number of tokens.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import llama_cpp
 import llama_cpp.llama_cpp as llama
-from bench_http import peak_rss_of
+
+from bench.server import peak_rss_of
 
 # Any text does: only the token count matters for speed, and real text gives real token ids.
 FILLER_TEXT = (

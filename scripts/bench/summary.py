@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench_bandwidth import decode_ceiling_tps
-from bench_report import MB, kv_bytes_per_token, summarize
+from bench.bandwidth import decode_ceiling_tps
+from bench.report import MB, kv_bytes_per_token, summarize
 
 
 def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -75,7 +75,9 @@ def ideal_followup_tokens(one_slot: dict[str, Any]) -> int:
 
 def raw_summary(raw: dict[str, Any], cases: dict[str, list[int]]) -> dict[str, Any]:
     model = raw["model"]
-    prefill = {(p["past"], p["new"]): p["seconds"] for p in raw["prefill"]}
+    prefill: dict[tuple[int, ...], list[float]] = {
+        (p["past"], p["new"]): p["seconds"] for p in raw["prefill"]
+    }
 
     def prefill_ms(case: str) -> dict[str, float] | None:
         return summarize(seconds * 1000 for seconds in prefill[tuple(cases[case])])
