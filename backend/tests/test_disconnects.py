@@ -1,6 +1,6 @@
 """Clients that vanish while queued, while their prompt is read, or mid-reply: the server notices
 each time (within 100 ms, which `make stress` holds), frees the slot, leaks nothing and answers
-the next request as before."""
+the next request with caches that hold what the engine noted."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_clients_vanishing_at_random_points(
     server = live_server(smollm2_model, parallel=2, max_queue=4, n_ctx=4096)
     service, engine = server.runtime.chat, server.runtime.engine
     greedy = chat_body("Name three colours.", max_tokens=24)
-    before = content_of(stream_chat(server.url, greedy))
+    stream_chat(server.url, greedy)  # warm-up: the memory baseline includes a served request
     process = psutil.Process()
     rss_before = process.memory_info().rss
     threads_before = threading.active_count()
@@ -163,8 +163,11 @@ def test_clients_vanishing_at_random_points(
     assert threading.active_count() == threads_before
     rss_growth = (process.memory_info().rss - rss_before) / rss_before
     assert rss_growth < 0.05
-    # The caches of the slots are consistent: the same question gets the same greedy answer.
-    assert content_of(stream_chat(server.url, greedy)) == before
+    # The slots' caches hold exactly the tokens the engine noted, and the next request is served.
+    # (Not "the same greedy answer as before": a prefix read in a chunk of 100+ tokens differs in
+    # the last bits from one read in a short prompt, and that flips SmolLM2's near-tie here.)
+    assert engine.cache_mismatches() == []
+    assert len(content_of(stream_chat(server.url, greedy))) > 0
     figures.record(
         "Faults",
         f"{CLIENTS} clients (SmolLM2, prompts up to ~1,100 tokens) dropping the connection at "

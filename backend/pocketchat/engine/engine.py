@@ -144,6 +144,18 @@ class Engine:
         with self._lock:
             return sum(slot.busy for slot in self._slots)
 
+    def cache_mismatches(self) -> list[str]:
+        """Slots whose noted tokens disagree with what llama.cpp's cache holds: none, unless a
+        cancelled or aborted step left cells behind or lost some. Meaningful while idle."""
+        with self._lock:
+            noted = [(slot.seq, len(slot.cached)) for slot in self._slots if not slot.busy]
+        mismatches = []
+        for seq, tokens in noted:
+            span = self.context.cached_span(seq)
+            if span != ((0, tokens - 1) if tokens else (-1, -1)):
+                mismatches.append(f"seq {seq}: {tokens} tokens noted, the cache holds {span}")
+        return mismatches
+
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Stop taking work, end every stream with a `server_shutdown` failure, free the context.
 

@@ -262,6 +262,13 @@ class Context:
         """Drop a sequence's cached tokens from position `from_pos` on."""
         llama.llama_memory_seq_rm(self._memory, seq, from_pos, -1)
 
+    def cached_span(self, seq: int) -> tuple[int, int]:
+        """The first and last position the cache holds for `seq`; (-1, -1) when it holds none."""
+        return (
+            llama.llama_memory_seq_pos_min(self._memory, seq),
+            llama.llama_memory_seq_pos_max(self._memory, seq),
+        )
+
     def system_info(self) -> str:
         return llama.llama_print_system_info().decode("utf-8", errors="replace").strip()
 
