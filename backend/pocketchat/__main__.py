@@ -70,7 +70,9 @@ def make_server(app: Flask, settings: Settings, port: int | None = None) -> Base
             channel_request_lookahead=5,
             # Flask answers an over-large body with JSON (MAX_CONTENT_LENGTH); waitress's own
             # plain-text 413 is only the backstop for absurd sizes.
-            max_request_body_size=max(16 * settings.max_body_bytes, 16 * 2**20),
+            max_request_body_size=max(
+                16 * settings.max_body_bytes, 2 * settings.max_upload_bytes, 16 * 2**20
+            ),
             clear_untrusted_proxy_headers=True,
         )
     assert isinstance(server, BaseWSGIServer)

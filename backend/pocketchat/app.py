@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pocketchat.api import completions, openapi, spa, system
+from pocketchat.api import (
+    completions,
+    embeddings,
+    files,
+    openapi,
+    spa,
+    system,
+    vector_stores,
+)
 from pocketchat.api.errors import register_error_handlers
 from pocketchat.api.security import Access, install_guards
 from pocketchat.metrics import Metrics
@@ -21,7 +29,8 @@ def create_app(settings: Settings | None = None, *, load_in_background: bool = T
     loader = RuntimeLoader(settings, Metrics(), app)
     register_error_handlers(app)
     install_guards(app, settings, Access(settings))
-    for blueprint in (completions.bp, system.bp, openapi.bp, spa.bp):
-        app.register_blueprint(blueprint)
+    blueprints = (completions, embeddings, files, vector_stores, system, openapi, spa)
+    for module in blueprints:
+        app.register_blueprint(module.bp)
     loader.start(background=load_in_background)
     return app

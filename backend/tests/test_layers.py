@@ -1,4 +1,5 @@
-"""Every import points down the chain api → runtime → chat → context → engine → llama.cpp."""
+"""Every import points down the chain api → runtime → chat → knowledge/context → engine →
+llama.cpp."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "pocketchat"
 # What each layer may not import: the layers above it, and what only the API knows (HTTP).
 FORBIDDEN = {
-    "engine": ("pocketchat.context", "pocketchat.chat", "pocketchat.runtime", "pocketchat.api",
+    "engine": ("pocketchat.context", "pocketchat.chat", "pocketchat.knowledge", "pocketchat.runtime", "pocketchat.api",
                "pocketchat.settings", "pocketchat.metrics", "flask", "werkzeug"),
-    "context": ("pocketchat.chat", "pocketchat.runtime", "pocketchat.api", "pocketchat.settings",
+    "context": ("pocketchat.chat", "pocketchat.knowledge", "pocketchat.runtime", "pocketchat.api", "pocketchat.settings",
                 "flask", "werkzeug"),
+    "knowledge": ("pocketchat.chat", "pocketchat.runtime", "pocketchat.api", "pocketchat.settings",
+                  "flask", "werkzeug"),
     "chat": ("pocketchat.runtime", "pocketchat.api", "pocketchat.settings", "flask", "werkzeug"),
     "runtime.py": ("pocketchat.api", "pocketchat.app"),
 }  # fmt: skip

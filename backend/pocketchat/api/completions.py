@@ -23,6 +23,7 @@ from pocketchat.api.responses import (
     ChunkDelta,
     ContextReport,
     PromptTokensDetails,
+    Source,
     StreamError,
     StreamErrorDetail,
     StreamStatus,
@@ -31,8 +32,9 @@ from pocketchat.api.responses import (
     json_response,
 )
 from pocketchat.api.schemas import parse_chat_request
-from pocketchat.chat.service import ChatRun, Status
+from pocketchat.chat.service import ChatRun, Sources, Status
 from pocketchat.engine.types import Delta, Failed, Finished
+from pocketchat.knowledge.service import Passage
 from pocketchat.runtime import current_loader, current_runtime
 
 bp = Blueprint("completions", __name__)
@@ -120,6 +122,25 @@ def _status(status: Status) -> StreamStatus:
     )
 
 
+def _sources(passages: tuple[Passage, ...] | None) -> list[Source] | None:
+    if passages is None:
+        return None
+    return [
+        Source(
+            index=passage.number,
+            id=passage.hit.chunk_id,
+            file_id=passage.hit.file_id,
+            filename=passage.hit.filename,
+            vector_store_id=passage.hit.vector_store_id,
+            page=passage.hit.page,
+            heading=passage.hit.heading,
+            snippet=passage.hit.text,
+            score=round(passage.hit.score, 6),
+        )
+        for passage in passages
+    ]
+
+
 def stream_frames(
     run: ChatRun, model_id: str, disconnected: Callable[[], bool], heartbeat_seconds: float
 ) -> Iterator[str]:
@@ -139,6 +160,8 @@ def stream_frames(
             last_write = time.monotonic()
             if isinstance(event, Status):
                 yield frames.chunk([], status=_status(event))
+            elif isinstance(event, Sources):
+                yield frames.chunk([], sources=_sources(event.passages))
             elif isinstance(event, Delta):
                 yield frames.delta(ChunkDelta(content=event.text))
             elif isinstance(event, Finished):
@@ -187,5 +210,6 @@ def collect(run: ChatRun, model_id: str, disconnected: Callable[[], bool]) -> Ch
                 usage=_usage(event),
                 timings=_timings(event),
                 context=ContextReport.model_validate(run.context_report()),
+                **({"sources": _sources(run.passages)} if run.passages is not None else {}),
             )
     raise APIError(500, "the completion ended without a result", code="server_error")

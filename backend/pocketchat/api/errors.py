@@ -10,7 +10,22 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from pocketchat.chat.errors import ChatRefused, ContextTooLong, NoSuchRun, ServerBusy, ShuttingDown
+from pocketchat.chat.errors import (
+    ChatRefused,
+    ContextTooLong,
+    KnowledgeUnavailable,
+    NoSuchRun,
+    NoSuchVectorStore,
+    ServerBusy,
+    ShuttingDown,
+)
+from pocketchat.knowledge.service import UploadRefused, UploadTooLarge
+from pocketchat.knowledge.store import (
+    JobClosed,
+    KnowledgeError,
+    NotFound,
+    StoreUnavailable,
+)
 from pocketchat.runtime import NotReady
 
 log = logging.getLogger(__name__)
@@ -20,6 +35,7 @@ TYPES = {
     401: "authentication_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    409: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
     429: "rate_limit_error",
@@ -71,11 +87,28 @@ def from_refusal(error: ChatRefused | NotReady) -> APIError:
         return APIError(429, message, code="queue_full", retry_after=5)
     if isinstance(error, ShuttingDown):
         return APIError(503, message, code="shutting_down")
-    if isinstance(error, NoSuchRun):
+    if isinstance(error, NoSuchRun | NoSuchVectorStore):
         return APIError(404, message, code="not_found")
+    if isinstance(error, KnowledgeUnavailable):
+        return APIError(503, message, code="knowledge_unavailable")
     if isinstance(error, NotReady):
         return APIError(503, message, code="model_loading", retry_after=2)
     return APIError(400, message)
+
+
+def from_knowledge_error(error: KnowledgeError | UploadRefused) -> APIError:
+    message = str(error)
+    if isinstance(error, UploadTooLarge):
+        return APIError(413, message, code="file_too_large", param="file")
+    if isinstance(error, UploadRefused):
+        return APIError(400, message, code="invalid_file", param="file")
+    if isinstance(error, NotFound):
+        return APIError(404, message, code="not_found")
+    if isinstance(error, JobClosed):
+        return APIError(409, message, code="conflict")
+    if isinstance(error, StoreUnavailable):
+        return APIError(503, message, code="knowledge_store_unavailable", retry_after=5)
+    return APIError(500, message, code="knowledge_error")
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -88,13 +121,18 @@ def register_error_handlers(app: Flask) -> None:
     def _refused(error: ChatRefused | NotReady) -> Response:
         return error_response(from_refusal(error))
 
+    @app.errorhandler(KnowledgeError)
+    @app.errorhandler(UploadRefused)
+    def _knowledge(error: KnowledgeError | UploadRefused) -> Response:
+        return error_response(from_knowledge_error(error))
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
         messages = {
             404: "no such endpoint",
             405: "method not allowed on this endpoint",
-            413: "request body is larger than MAX_BODY_BYTES",
+            413: "request body is too large (MAX_BODY_BYTES; for files, MAX_UPLOAD_BYTES)",
         }
         return error_response(
             APIError(status, messages.get(status, error.description or error.name))

@@ -10,6 +10,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from pocketchat import __version__
 from pocketchat.api import responses
+from pocketchat.api.embeddings import EmbeddingRequest
 from pocketchat.api.schemas import ChatCompletionRequest
 
 bp = Blueprint("openapi", __name__)
@@ -58,7 +59,10 @@ def _stream_event() -> dict[str, Any]:
 
 
 def _components() -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ChatCompletionRequest, "validation")]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (ChatCompletionRequest, "validation"),
+        (EmbeddingRequest, "validation"),
+    ]
     models += [(model, "serialization") for model in responses.DOCUMENTED]
     _, schema = models_json_schema(models, ref_template="#/components/schemas/{model}")
     components: dict[str, Any] = schema["$defs"]
@@ -109,6 +113,18 @@ def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/v1/chat/completions": {"post": chat_post},
         "/v1/chat/completions/{id}/cancel": {"post": cancel},
+        "/v1/embeddings": {
+            "post": {
+                "summary": "Embeddings (OpenAI compatible); 503 when no embedding model is loaded",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("EmbeddingRequest")}},
+                },
+                "responses": _responses(
+                    _json("L2-normalized vectors", "EmbeddingList"), 400, 413, 415, 503
+                ),
+            }
+        },
         "/v1/models": _get("The served model", _json("Model list", "ModelList"), 503),
         "/api/health": health,
         "/api/info": _get(

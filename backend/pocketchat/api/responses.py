@@ -66,6 +66,20 @@ class ContextReport(_Response):
     summaries_written: int
 
 
+class Source(_Response):
+    """A passage of the user's documents that the reply was given, cited as [index]."""
+
+    index: int
+    id: str
+    file_id: str
+    filename: str
+    vector_store_id: str
+    page: int | None
+    heading: str | None
+    snippet: str
+    score: float
+
+
 class ChatCompletion(_Response):
     id: str
     object: Literal["chat.completion"]
@@ -75,6 +89,7 @@ class ChatCompletion(_Response):
     usage: Usage
     timings: Timings
     context: ContextReport
+    sources: list[Source] | None = None
 
 
 class ChunkDelta(_Response):
@@ -103,6 +118,7 @@ class ChatCompletionChunk(_Response):
     model: str
     choices: list[ChunkChoice]
     status: StreamStatus | None = None
+    sources: list[Source] | None = None
     usage: Usage | None = None
     timings: Timings | None = None
     context: ContextReport | None = None
@@ -179,6 +195,24 @@ class ServerInfo(BaseModel):
     system_info: str | None
 
 
+class Embedding(_Response):
+    object: Literal["embedding"]
+    index: int
+    embedding: list[float] | str  # a string: base64 of little-endian float32 values
+
+
+class EmbeddingUsage(_Response):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(_Response):
+    object: Literal["list"]
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage
+
+
 class ErrorDetail(_Response):
     message: str
     type: str
@@ -192,7 +226,7 @@ class Error(_Response):
 
 DOCUMENTED = (
     ChatCompletion, ChatCompletionChunk, StreamError, StreamEvent, CancelResult, ModelList, Health,
-    ServerInfo, Error,
+    ServerInfo, Error, EmbeddingList,
 )  # fmt: skip
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pocketchat.api.errors import APIError
-from pocketchat.chat.request import DEFAULT_SAMPLING, ChatRequest
+from pocketchat.chat.request import DEFAULT_SAMPLING, ChatRequest, KnowledgeQuery
 from pocketchat.context.manager import ClientSummary
 from pocketchat.context.prompt import Message
 
+Body = TypeVar("Body", bound=BaseModel)
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Penalty = Annotated[float, Field(ge=-2.0, le=2.0, allow_inf_nan=False)]
 
@@ -44,6 +45,13 @@ class ContextSummary(_Strict):
     text: str = Field(max_length=20_000)
 
 
+class KnowledgeOptions(_Strict):
+    vector_store_ids: list[str] = Field(
+        min_length=1, max_length=16, description="Answer from these vector stores, citing them."
+    )
+    max_results: int = Field(5, ge=1, le=20, description="Passages retrieved at most.")
+
+
 class StreamOptions(_Strict):
     include_usage: bool = False
 
@@ -68,6 +76,11 @@ class ChatCompletionRequest(_Strict):
     context_overflow: Literal["summarize", "truncate", "error"] = "summarize"
     context_summary: ContextSummary | None = None
     conversation_id: str | None = Field(None, max_length=128)
+    knowledge: KnowledgeOptions | None = Field(
+        None,
+        description="Retrieve passages from these vector stores for the latest question; the "
+        "reply cites them as [1], [2], and `sources` lists them.",
+    )
 
     @field_validator("stop")
     @classmethod
@@ -105,6 +118,11 @@ class ChatCompletionRequest(_Strict):
             client_summary=(
                 ClientSummary(summary.covers, summary.hash, summary.text) if summary else None
             ),
+            knowledge=(
+                KnowledgeQuery(tuple(self.knowledge.vector_store_ids), self.knowledge.max_results)
+                if self.knowledge
+                else None
+            ),
         )
 
 
@@ -119,15 +137,19 @@ def _is_field(part: object) -> bool:
     return name.isidentifier() and name not in _UNION_TAGS
 
 
-def parse_chat_request(payload: object) -> ChatCompletionRequest:
+def validate(model: type[Body], payload: object) -> Body:
     """Validate a decoded JSON body; the first problem becomes a 400 that names the field."""
     if not isinstance(payload, dict):
         raise APIError(400, "the request body must be a JSON object", code="invalid_json")
     try:
-        return ChatCompletionRequest.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         param = ".".join(str(part) for part in first["loc"] if _is_field(part)) or None
         raise APIError(
             400, f"{param}: {first['msg']}" if param else first["msg"], param=param
         ) from None
+
+
+def parse_chat_request(payload: object) -> ChatCompletionRequest:
+    return validate(ChatCompletionRequest, payload)

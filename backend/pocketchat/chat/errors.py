@@ -26,3 +26,11 @@ class ShuttingDown(ChatRefused):
 
 class NoSuchRun(ChatRefused):
     """No running completion has this id."""
+
+
+class KnowledgeUnavailable(ChatRefused):
+    """The request asks for documents, and this server has no knowledge base (no embedder)."""
+
+
+class NoSuchVectorStore(ChatRefused):
+    """A vector store the request names does not exist."""

@@ -23,6 +23,14 @@ DEFAULT_SAMPLING = SamplerConfig(
 
 
 @dataclass(frozen=True)
+class KnowledgeQuery:
+    """Answer from these vector stores: retrieve up to `max_results` passages and cite them."""
+
+    vector_store_ids: tuple[str, ...]
+    max_results: int = 5
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     messages: tuple[Message, ...]
     sampling: SamplerConfig = DEFAULT_SAMPLING
@@ -30,3 +38,4 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     context_overflow: str = "summarize"  # "summarize", "truncate" or "error"
     client_summary: ClientSummary | None = None
+    knowledge: KnowledgeQuery | None = None

@@ -14,10 +14,18 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pocketchat.chat.errors import ContextTooLong, NoSuchRun, ServerBusy, ShuttingDown
+from pocketchat.chat import sources
+from pocketchat.chat.errors import (
+    ContextTooLong,
+    KnowledgeUnavailable,
+    NoSuchRun,
+    ServerBusy,
+    ShuttingDown,
+)
 from pocketchat.chat.request import ChatRequest
 from pocketchat.context import manager
 from pocketchat.context.manager import ContextManager, Plan
+from pocketchat.context.prompt import Message
 from pocketchat.engine.engine import Engine, EngineStopped, PromptTooLong, QueueFull
 from pocketchat.engine.slots import Handle
 from pocketchat.engine.types import (
@@ -29,6 +37,7 @@ from pocketchat.engine.types import (
     SamplerConfig,
     Started,
 )
+from pocketchat.knowledge.service import KnowledgeBase, Passage
 from pocketchat.metrics import Metrics
 
 log = logging.getLogger("pocketchat.requests")
@@ -44,33 +53,64 @@ class Status:
     messages: int | None = None
 
 
-RunEvent = Status | Delta | Finished | Failed
+@dataclass(frozen=True)
+class Sources:
+    """The passages the reply was given, numbered as it cites them; first, before any text."""
+
+    passages: tuple[Passage, ...]
+
+
+RunEvent = Status | Sources | Delta | Finished | Failed
 
 
 class ChatService:
     def __init__(
-        self, engine: Engine, context: ContextManager, metrics: Metrics, reply_budget: int
+        self,
+        engine: Engine,
+        context: ContextManager,
+        metrics: Metrics,
+        reply_budget: int,
+        knowledge: KnowledgeBase | None = None,
     ) -> None:
         self.engine = engine
         self.context = context
         self.metrics = metrics
         self.reply_budget = reply_budget
+        self.knowledge = knowledge
         self._runs: dict[str, ChatRun] = {}
         self._lock = threading.Lock()
 
     def start(self, request: ChatRequest) -> ChatRun:
         reply_budget = min(request.reply_limit or self.reply_budget, self.context.n_ctx)
+        messages, passages = self._with_sources(request, reply_budget)
         try:
             plan, tokens = self.context.plan(
-                request.messages, reply_budget, request.context_overflow, request.client_summary
+                messages, reply_budget, request.context_overflow, request.client_summary
             )
         except manager.ContextTooLong as error:
             self.metrics.requests.labels(outcome="rejected").inc()
             raise ContextTooLong(str(error), param="messages") from None
-        run = ChatRun(self, request, plan, tokens, reply_budget)
+        run = ChatRun(self, request, plan, tokens, reply_budget, passages)
         with self._lock:
             self._runs[run.id] = run
         return run
+
+    def _with_sources(
+        self, request: ChatRequest, reply_budget: int
+    ) -> tuple[list[Message], tuple[Passage, ...] | None]:
+        """The messages with the retrieved passages before the question, and those passages
+        (None when the request asked for no documents)."""
+        if request.knowledge is None:
+            return list(request.messages), None
+        if self.knowledge is None:
+            raise KnowledgeUnavailable(
+                "this server has no knowledge base: its embedding model is not available"
+            )
+        found = sources.retrieve(self.knowledge, request.knowledge, request.messages)
+        messages, kept = self.context.add_references(
+            request.messages, sources.references(found), reply_budget
+        )
+        return messages, tuple(found[:kept])
 
     def check_room(self) -> None:
         """ServerBusy, counted, if a request arriving now would find the queue full: asked
@@ -113,6 +153,7 @@ class ChatRun:
         plan: Plan,
         tokens: list[int] | None,
         reply_budget: int,
+        passages: tuple[Passage, ...] | None = None,
     ) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
@@ -120,6 +161,7 @@ class ChatRun:
         self.request = request
         self.plan = plan
         self.reply_budget = reply_budget
+        self.passages = passages
         self.prompt_tokens = 0
         self.summaries_written = 0
         self._cancelled = threading.Event()
@@ -161,6 +203,8 @@ class ChatRun:
     def events(self, poll_seconds: float) -> Iterator[RunEvent | None]:
         """Run to the end; yields None every `poll_seconds` without news (for heartbeats)."""
         try:
+            if self.passages is not None:
+                yield Sources(self.passages)
             if self.plan.jobs:
                 yield Status("summarizing", messages=self.plan.cut)
                 if not (yield from self._write_summaries(poll_seconds)):

@@ -18,6 +18,7 @@ from pocketchat.context.planner import (
     split_system,
 )
 from pocketchat.context.prompt import ChatPrompt, Message, Tokenizer
+from pocketchat.context.references import Reference, with_references
 from pocketchat.context.summaries import SummaryCache, language_of, summary_note, summary_request
 
 MIN_PROMPT_BUDGET = 64
@@ -67,6 +68,18 @@ class ContextManager:
 
     def count(self, text: str) -> int:
         return len(self.tokenizer.tokenize(text, special=False))
+
+    def add_references(
+        self, messages: Sequence[Message], references: Sequence[Reference], reply_budget: int
+    ) -> tuple[list[Message], int]:
+        """The messages with the passages block; the passages take at most half of what the
+        reply leaves of N_CTX, so the conversation keeps the rest. Returns how many fit."""
+        return with_references(
+            messages,
+            references,
+            count_tokens=self.count,
+            budget=max(0, (self.n_ctx - reply_budget) // 2),
+        )
 
     def summary_max_tokens(self, prompt_budget: int) -> int:
         return max(48, min(400, prompt_budget // 8))

@@ -1,8 +1,8 @@
 """llama.cpp through llama-cpp-python's ctypes API: the only module that imports `llama_cpp`.
 
-The model (`LlamaModel`) and its vocabulary, one shared context with several sequences, batches
-and sampler chains, as thin typed wrappers. Nothing here is thread-safe except tokenization:
-the engine's worker owns the context.
+The model (`LlamaModel`) and its vocabulary, one shared context with several sequences, an
+embedding context, batches and sampler chains, as thin typed wrappers. Nothing here is thread-safe
+except tokenization: the engine's worker owns the context, the embedder's lock its own.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class LlamaModel:
         self.add_bos: bool = bool(llama.llama_vocab_get_add_bos(self._vocab))
         self.bos_token: int = llama.llama_vocab_bos(self._vocab)
         self.eos_token: int = llama.llama_vocab_eos(self._vocab)
+        self.add_eos: bool = bool(llama.llama_vocab_get_add_eos(self._vocab))
 
     def close(self) -> None:
         if self._ptr:
@@ -271,6 +272,69 @@ class Context:
 
     def system_info(self) -> str:
         return llama.llama_print_system_info().decode("utf-8", errors="replace").strip()
+
+
+class EmbeddingContext:
+    """A llama context that pools each sequence of a batch into one vector (embedding models).
+
+    Nothing is kept between calls: every call embeds its own texts. BERT-style models attend both
+    ways and keep no KV cache, so the batch goes through `llama_encode` and must fit one
+    micro-batch (`n_tokens`); a causal embedding model goes through `llama_decode`.
+    """
+
+    def __init__(self, model: LlamaModel, *, n_tokens: int, n_seq: int, n_threads: int) -> None:
+        self.model = model
+        params = llama.llama_context_default_params()
+        params.n_ctx = n_tokens
+        params.n_batch = n_tokens
+        params.n_ubatch = n_tokens
+        params.n_seq_max = n_seq
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads
+        params.embeddings = True
+        params.pooling_type = llama.LLAMA_POOLING_TYPE_UNSPECIFIED  # the model's own (GGUF)
+        # One pool for every sequence: separate streams would give each text n_tokens / n_seq.
+        params.kv_unified = True
+        params.no_perf = True
+        self._ptr = llama.llama_init_from_model(model.ptr, params)
+        if not self._ptr:
+            raise LlamaError(
+                f"llama.cpp could not create an embedding context of {n_tokens} tokens"
+            )
+        pooling = llama.llama_pooling_type(self._ptr)
+        if pooling not in (
+            llama.LLAMA_POOLING_TYPE_MEAN,
+            llama.LLAMA_POOLING_TYPE_CLS,
+            llama.LLAMA_POOLING_TYPE_LAST,
+        ):
+            self.close()
+            raise LlamaError(f"{model.path.name} is not a pooling embedding model")
+        self.pooling: int = pooling
+        self.n_embd: int = llama.llama_model_n_embd(model.ptr)
+        architecture = model.meta("general.architecture")
+        self._encoder = model.meta(f"{architecture}.attention.causal") == "false"
+        self._memory = llama.llama_get_memory(self._ptr)
+
+    def close(self) -> None:
+        if self._ptr:
+            llama.llama_free(self._ptr)
+            self._ptr = None
+
+    def embed(self, batch: Batch, n_seq: int) -> list[list[float]]:
+        """The pooled vectors of sequences 0..n_seq-1 of `batch` (every token marked as output)."""
+        if self._memory:
+            llama.llama_memory_clear(self._memory, True)
+        run = llama.llama_encode if self._encoder else llama.llama_decode
+        status = int(run(self._ptr, batch.raw))
+        if status != 0:
+            raise LlamaError(f"llama.cpp could not embed the batch (status {status})")
+        vectors = []
+        for seq in range(n_seq):
+            pointer = llama.llama_get_embeddings_seq(self._ptr, seq)
+            if not pointer:
+                raise LlamaError(f"llama.cpp returned no embedding for sequence {seq}")
+            vectors.append(pointer[: self.n_embd])
+        return vectors
 
 
 class Batch:

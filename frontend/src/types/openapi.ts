@@ -193,6 +193,109 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Embeddings (OpenAI compatible); 503 when no embedding model is loaded */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["EmbeddingRequest"];
+                };
+            };
+            responses: {
+                /** @description L2-normalized vectors */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EmbeddingList"];
+                    };
+                };
+                /** @description Invalid request (the `param` field names the problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or wrong API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Method not allowed */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body larger than MAX_BODY_BYTES */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Model loading or server shutting down; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -570,6 +673,11 @@ export interface components {
             usage: components["schemas"]["Usage"];
             timings: components["schemas"]["Timings"];
             context: components["schemas"]["ContextReport"];
+            /**
+             * Sources
+             * @default null
+             */
+            sources?: components["schemas"]["Source"][] | null;
         };
         /**
          * ChatCompletionChunk
@@ -591,6 +699,11 @@ export interface components {
             choices: components["schemas"]["ChunkChoice"][];
             /** @default null */
             status?: components["schemas"]["StreamStatus"] | null;
+            /**
+             * Sources
+             * @default null
+             */
+            sources?: components["schemas"]["Source"][] | null;
             /** @default null */
             usage?: components["schemas"]["Usage"] | null;
             /** @default null */
@@ -688,6 +801,11 @@ export interface components {
              * @default null
              */
             conversation_id?: string | null;
+            /**
+             * @description Retrieve passages from these vector stores for the latest question; the reply cites them as [1], [2], and `sources` lists them.
+             * @default null
+             */
+            knowledge?: components["schemas"]["KnowledgeOptions"] | null;
         };
         /** ChatMessage */
         ChatMessage: {
@@ -767,6 +885,69 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** Embedding */
+        Embedding: {
+            /**
+             * Object
+             * @constant
+             */
+            object: "embedding";
+            /** Index */
+            index: number;
+            /** Embedding */
+            embedding: number[] | string;
+        };
+        /** EmbeddingList */
+        EmbeddingList: {
+            /**
+             * Object
+             * @constant
+             */
+            object: "list";
+            /** Data */
+            data: components["schemas"]["Embedding"][];
+            /** Model */
+            model: string;
+            usage: components["schemas"]["EmbeddingUsage"];
+        };
+        /** EmbeddingRequest */
+        EmbeddingRequest: {
+            /**
+             * Input
+             * @description A text or a list of texts (token arrays are not accepted); each is cut to the model's max tokens.
+             */
+            input: string | string[];
+            /**
+             * Model
+             * @description Accepted and ignored: one embedder is served.
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Encoding Format
+             * @default float
+             * @enum {string}
+             */
+            encoding_format?: "float" | "base64";
+            /**
+             * Dimensions
+             * @description Must be the model's own dimensions if given (no shortening).
+             * @default null
+             */
+            dimensions?: number | null;
+            /**
+             * User
+             * @default null
+             */
+            user?: string | null;
+        };
+        /** EmbeddingUsage */
+        EmbeddingUsage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
+        };
         /** Error */
         Error: {
             error: components["schemas"]["ErrorDetail"];
@@ -794,6 +975,20 @@ export interface components {
              * @default null
              */
             error?: string | null;
+        };
+        /** KnowledgeOptions */
+        KnowledgeOptions: {
+            /**
+             * Vector Store Ids
+             * @description Answer from these vector stores, citing them.
+             */
+            vector_store_ids: string[];
+            /**
+             * Max Results
+             * @description Passages retrieved at most.
+             * @default 5
+             */
+            max_results?: number;
         };
         /** ModelCard */
         ModelCard: {
@@ -880,6 +1075,30 @@ export interface components {
             };
             /** System Info */
             system_info: string | null;
+        };
+        /**
+         * Source
+         * @description A passage of the user's documents that the reply was given, cited as [index].
+         */
+        Source: {
+            /** Index */
+            index: number;
+            /** Id */
+            id: string;
+            /** File Id */
+            file_id: string;
+            /** Filename */
+            filename: string;
+            /** Vector Store Id */
+            vector_store_id: string;
+            /** Page */
+            page: number | null;
+            /** Heading */
+            heading: string | null;
+            /** Snippet */
+            snippet: string;
+            /** Score */
+            score: number;
         };
         /**
          * StreamError

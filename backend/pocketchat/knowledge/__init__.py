@@ -1,0 +1,1 @@
+"""The knowledge base: documents in, chunks, embeddings, stores and cited retrieval."""
