@@ -6,10 +6,13 @@ bench's server process (`bench.server`) and HTTP client (`bench.client`: SSE par
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +37,9 @@ from bench.client import Frame, metric, sse_events
 from bench.server import ServerProcess, free_port
 
 TINY_MODEL = REPO_ROOT / "models" / "test" / "tiny.gguf"
+# The apps' data directories (knowledge bases), removed when the test session ends.
+DATA_ROOT = Path(tempfile.mkdtemp(prefix="pocketchat-tests-"))
+atexit.register(shutil.rmtree, DATA_ROOT, True)
 # `make stress` sets this: the reliability tests run at full size (thousands of fuzzed cases,
 # 100 faults, a 1,000-request soak) and hold their time targets (`if STRESS: assert ...`);
 # `make test` runs them small and asserts no time: speed on a shared machine is noise.
@@ -110,6 +116,8 @@ def embedding_model() -> Path:
 def make_settings(model: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "model_path": model,
+        # Each app its own knowledge base, never the repository's data/.
+        "data_dir": Path(tempfile.mkdtemp(prefix="app-", dir=DATA_ROOT)),
         "n_ctx": 2048,
         "parallel": 2,
         "n_threads": 2,
@@ -272,7 +280,12 @@ def start_server_process(
     model: Path, log_path: Path, port: int | None = None, **env: str
 ) -> ServerProcess:
     """`python -m pocketchat` over `model`, healthy; `env` adds settings, its log is `log_path`."""
-    settings = {"MODEL_PATH": str(model), "N_THREADS": "2", **env}
+    settings = {
+        "MODEL_PATH": str(model),
+        "N_THREADS": "2",
+        "DATA_DIR": str(log_path.parent / "data"),
+        **env,
+    }
     return ServerProcess.start(settings, log_path, port, timeout=60)
 
 

@@ -283,10 +283,11 @@ def test_hybrid_search_fuses_both_rankings(store: KnowledgeStore) -> None:
         ("hotel hotel hotel allowance", E4),   # the best lexically, far by vector
         ("hotel allowance policy", [0.8, 0.6, 0, 0]),  # second on both sides
         ("an unrelated passage", E1),           # the nearest vector, no word in common
+        *[(f"filler {n}", [0.3, 0, 0.95, 0]) for n in range(3)],  # nearer than the first
     ])  # fmt: skip
     query, vector = "hotel allowance", [1.0, 0.1, 0, 0]
     hybrid = hybrid_search(store, [vector_store.id], query, vector, 3)
-    assert [hit.text for hit in hybrid][0] == "hotel allowance policy"
+    assert hybrid[0].text == "hotel allowance policy"
     assert (hybrid[0].lexical_rank, hybrid[0].vector_rank) == (2, 2)
     assert hybrid[0].filename == "mix.txt" and hybrid[0].vector_store_id == vector_store.id
     lexical = hybrid_search(store, [vector_store.id], query, None, 3, mode="lexical")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -201,12 +201,10 @@ class PostgresStore:
             for job in jobs:
                 if job in self._claimed and self._claims_connection is not None:
                     self._claimed.discard(job)
-                    try:
+                    with suppress(psycopg.Error):  # else the session is gone, and its locks
                         self._claims_connection.execute(
                             "SELECT pg_advisory_unlock(%s)", (_lock_key(job),)
                         )
-                    except psycopg.Error:
-                        pass  # the session is gone, and its locks with it
 
     def _claimed_where(
         self, store_id: str | None = None, file_id: str | None = None
@@ -388,7 +386,7 @@ class PostgresStore:
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s::vector)",
                     (
                         (*row, _vector(checked_vector(vector, self.dimensions)))
-                        for row, vector in zip(rows, vectors)
+                        for row, vector in zip(rows, vectors, strict=True)
                     ),
                 )
             db.execute(

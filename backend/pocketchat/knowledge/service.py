@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from pocketchat.engine.embedder import Embedder
-from pocketchat.knowledge.chunking import chunk_document
+from pocketchat.knowledge.chunking import Chunk, chunk_document
 from pocketchat.knowledge.extract import UnreadableDocument, extract
 from pocketchat.knowledge.search import Hit, hybrid_search
 from pocketchat.knowledge.store import (
@@ -56,6 +56,12 @@ class Passage:
 
     number: int
     hit: Hit
+
+
+def embedded_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its heading path too, which often says what the text is
+    about ("住宿费" over a paragraph of numbers)."""
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
 class KnowledgeBase:
@@ -137,7 +143,7 @@ class KnowledgeBase:
             try:
                 jobs = self.store.unfinished_jobs()
                 if jobs:
-                    self._index(jobs[0])
+                    self.index(jobs[0], yield_to_replies=True)
                     continue
             except Exception:
                 # The store itself failed (a full disk, a lost database): try again later.
@@ -145,7 +151,15 @@ class KnowledgeBase:
             self._wake.wait(IDLE_POLL_SECONDS)
             self._wake.clear()
 
-    def _index(self, job: StoreFileRecord) -> None:
+    def index(
+        self,
+        job: StoreFileRecord,
+        *,
+        yield_to_replies: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Extract, chunk, embed and store one file of a vector store: its job ends completed,
+        or failed with the reason. The worker calls it; so does the bulk CLI, without a worker."""
         store_id, file_id = job.vector_store_id, job.file_id
         started = time.monotonic()
         try:
@@ -160,11 +174,13 @@ class KnowledgeBase:
             vectors: list[list[float]] = []
             self.store.set_progress(store_id, file_id, 0, len(chunks))
             for begin in range(0, len(chunks), EMBED_BATCH):
-                if not self._yield_to_replies():
+                if yield_to_replies and not self._yield_to_replies():
                     return  # stopping: the job stays in_progress and resumes after the restart
                 batch = chunks[begin : begin + EMBED_BATCH]
-                vectors += self.embedder.embed_passages([chunk.text for chunk in batch])
+                vectors += self.embedder.embed_passages([embedded_text(c) for c in batch])
                 self.store.set_progress(store_id, file_id, len(vectors), len(chunks))
+                if on_progress is not None:
+                    on_progress(len(vectors), len(chunks))
             self.store.complete(store_id, file_id, chunks, vectors)
             log.info(
                 "indexed %s into %s: %d chunks in %.1f s",

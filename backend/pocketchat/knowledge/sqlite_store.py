@@ -327,7 +327,7 @@ class SqliteStore:
         usage = sum(chunk_usage_bytes(chunk.text, self.dimensions) for chunk in chunks)
         with self._write() as db:
             _require_in_progress(db, store_id, file_id)
-            for chunk, terms, vector in zip(chunks, chunk_terms, vectors):
+            for chunk, terms, vector in zip(chunks, chunk_terms, vectors, strict=True):
                 blob = np.asarray(checked_vector(vector, self.dimensions), dtype="<f4").tobytes()
                 inserted = db.execute(
                     "INSERT INTO chunks (store_id, file_id, text, page, heading, start_offset, "
@@ -392,7 +392,9 @@ class SqliteStore:
         if not matrices or limit <= 0:
             return []
         ids = np.concatenate([ids for ids, _ in matrices])
-        similarities = np.concatenate([unit @ query for _, unit in matrices])
+        # einsum, not `@`: the BLAS matrix-vector product spins its worker threads after it
+        # returns, which doubled the FTS query that follows on 2 cores (measured: 48 → 25 ms).
+        similarities = np.concatenate([np.einsum("ij,j->i", unit, query) for _, unit in matrices])
         if len(ids) > limit:
             best = np.argpartition(-similarities, limit - 1)[:limit]
             ids, similarities = ids[best], similarities[best]
