@@ -93,6 +93,7 @@ def load_embedder(settings: Settings) -> tuple[Embedder | None, str | None]:
             max_tokens=profile.max_tokens if profile else None,
             query_prefix=profile.query_prefix if profile else "",
             passage_prefix=profile.passage_prefix if profile else "",
+            languages=profile.languages if profile else None,
             use_mmap=settings.use_mmap,
         )
     except (BadModelFile, LlamaError, OSError) as error:

@@ -15,7 +15,9 @@ import pytest
 from bench.bandwidth import decode_ceiling_tps, measure
 from bench.chart import render_chart
 from bench.client import FrameReader, StreamResult, parse_frame
+from bench.knowledge import percentile
 from bench.product import aggregate
+from bench.recall import DATA, Question, first_relevant_rank, load_questions, scores
 from bench.report import (
     Target,
     cell,
@@ -259,7 +261,9 @@ def test_frames_split_across_reads_come_out_whole() -> None:
     assert [reader.feed(piece) for piece in pieces] == [[], [{"a": 1}], ["[DONE]"], []]
 
 
-def test_quick_run_against_the_tiny_model_writes_every_output(tiny_model: Path, tmp_path: Path):
+def test_quick_run_against_the_tiny_model_writes_every_output(
+    tiny_model: Path, embedding_model: Path, tmp_path: Path
+):
     done = subprocess.run(
         [
             sys.executable,
@@ -286,4 +290,50 @@ def test_quick_run_against_the_tiny_model_writes_every_output(tiny_model: Path, 
         "png": (tmp_path / "latest.png").read_bytes()[:4],
         "table": "| measurement | raw llama.cpp | pocketchat |"
         in (tmp_path / "latest.md").read_text(),
-    } == {"targets": 11, "verdicts": 9, "png": b"\x89PNG", "table": True}
+        "knowledge": "| knowledge target | result |" in (tmp_path / "latest.md").read_text(),
+    } == {"targets": 11, "verdicts": 13, "png": b"\x89PNG", "table": True, "knowledge": True}
+
+
+def test_knowledge_only_quick_run(tiny_model: Path, embedding_model: Path, tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--knowledge-only", "--quick", "--model", str(tiny_model),
+         "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "scripts")},
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "knowledge.json").read_text())
+    assert [t["verdict"] != "N/A" for t in result["targets"]] == [True] * 4
+
+
+@pytest.mark.parametrize(
+    ("hits", "rank"),
+    [
+        ([("a.md", "x"), ("hr.md", "Up to 5 unused  days\ncan be carried")], 2),
+        ([("other.md", "Up to 5 unused days can be carried")], None),  # the wrong file
+        ([("hr.md", "差旅（标准）")], None),
+        ([("hr.md", "出差住宿(一类城市)")], 1),  # NFKC, as the extractor normalizes
+    ],
+)
+def test_recall_counts_a_hit_from_the_labelled_file_with_the_needle(hits, rank):
+    needle = "一类城市）" if "出差" in hits[0][1] else "5 unused days can be carried"
+    assert first_relevant_rank(Question("q", "hr.md", needle), hits) == rank
+
+
+def test_recall_scores():
+    assert scores([1, 3, None, 2]) == {
+        "recall@1": 0.25, "recall@3": 0.75, "recall@5": 0.75,
+        "mrr": pytest.approx((1 + 1 / 3 + 1 / 2) / 4), "n": 4,
+    }  # fmt: skip
+
+
+def test_every_recall_question_names_a_document_that_holds_its_needle():
+    for question in load_questions():
+        assert question.needle in (DATA / "docs" / question.file).read_text(), question
+
+
+def test_percentile_is_the_nearest_rank():
+    assert (percentile(range(101), 0.5), percentile(range(101), 0.95)) == (50, 95)

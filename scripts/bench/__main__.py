@@ -30,6 +30,7 @@ import psutil
 
 from bench.bandwidth import measure
 from bench.chart import render_chart
+from bench.knowledge import knowledge_work, run_knowledge
 from bench.product import FOLLOW_UP, QUESTION, STORY, Prompts, Workload, many_slots, one_slot
 from bench.raw import fit_words, vocabulary
 from bench.report import MB, render_markdown, targets
@@ -54,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=None, help="repetitions (default 3, quick 1)")
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke test")
     parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench-results")
+    parser.add_argument(
+        "--knowledge-only",
+        action="store_true",
+        help="only the knowledge base's measurements (writes knowledge.json and knowledge.md)",
+    )
     return parser.parse_args(argv)
 
 
@@ -215,7 +221,39 @@ def main(argv: list[str] | None = None) -> int:
 
     busy = {"cpu_percent": psutil.cpu_percent(interval=1.0), "load_1min": psutil.getloadavg()[0]}
     work = workload(args)
+    knowledge_server_env = {
+        "MODEL_PATH": str(args.model.resolve()),
+        "N_THREADS": str(args.threads),
+        "N_CTX": str(args.n_ctx),
+    }
+    knowledge_run = partial(
+        run_knowledge,
+        knowledge_server_env,
+        args.threads,
+        knowledge_work(args.quick, args.reps),
+        args.out_dir / "logs",
+        log,
+        work.prompts.story,
+    )
+    if args.knowledge_only:
+        knowledge = knowledge_run()
+        knowledge["meta"] = {
+            "timestamp": stamp.isoformat(timespec="seconds"),
+            "machine": machine(),
+            "busy_before": busy,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / "knowledge.json").write_text(json.dumps(knowledge, indent=1) + "\n")
+        (args.out_dir / "knowledge.md").write_text(knowledge["markdown"])
+        print(knowledge["markdown"])
+        for line in knowledge["target_lines"]:
+            print(line)
+        print(f"bench: {knowledge['meta']['seconds']} s; results in {args.out_dir}/knowledge.*")
+        return 1 if knowledge["errors"] else 0
     found = measure_all(args, work, log)
+    knowledge = knowledge_run()
+    found["errors"] += knowledge["errors"]
     raw = found["raw"]
     summary = summarize_all(raw, found["one"], found["many"], found["bandwidth"], found["cases"])
     checks = targets(summary, args.n_ctx)
@@ -243,11 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         "bandwidth_bytes_per_s": found["bandwidth"],
         "raw": raw,
         "product": {"one_slot": found["one"], "many_slots": found["many"]},
+        "knowledge": knowledge,
     }
     write_outputs(result, args.out_dir, stamp)
     print(render_markdown(result))
-    for check in checks:
-        print(check.line())
+    for line in [check.line() for check in checks] + knowledge["target_lines"]:
+        print(line)
     print(f"bench: {result['meta']['seconds']} s; results in {args.out_dir}/latest.*")
     return 1 if found["errors"] else 0
 

@@ -259,6 +259,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         "|---|---|",
     ]
     lines += [f"| {t['name']} | {t['verdict']} {t['detail']} |" for t in result["targets"]]
+    if knowledge := result.get("knowledge", {}).get("markdown"):
+        lines += ["", knowledge.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -6,14 +6,12 @@ it covers, and the client stores it too and can hand it back (another replica, a
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
 from pocketchat.context.prompt import Message
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+from pocketchat.languages import language_of as language_of_text
 
 # Third person: asked for "a summary", small models address the user ("You're planning...")
 # and drop the name they were given.
@@ -51,9 +49,7 @@ LABELS = {
 
 
 def language_of(messages: Sequence[Message]) -> str:
-    text = "".join(m.content for m in messages)
-    letters = sum(ch.isalpha() for ch in text) or 1
-    return "zh" if len(_CJK.findall(text)) / letters > 0.2 else "en"
+    return language_of_text("".join(m.content for m in messages))
 
 
 def summary_request(

@@ -45,6 +45,7 @@ class Embedder:
         max_tokens: int | None = None,
         query_prefix: str = "",
         passage_prefix: str = "",
+        languages: tuple[str, ...] | None = None,
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         use_mmap: bool = True,
     ) -> None:
@@ -67,6 +68,8 @@ class Embedder:
         self.dimensions: int = self._context.n_embd
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
+        # Where its similarities mean something ("en", "zh"); None: any language.
+        self.languages = languages
         self._batch = Batch(self._n_tokens)
         self._lock = threading.Lock()
 
