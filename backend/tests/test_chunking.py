@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from pocketchat.engine.llama import LlamaModel
 from pocketchat.knowledge.chunking import Chunk, chunk_document, document_text
-from pocketchat.knowledge.extract import CJK, Document, Section, extract
+from pocketchat.knowledge.document import Document, Section
+from pocketchat.knowledge.extract import extract
+from pocketchat.knowledge.normalize import CJK
 
 WORD = re.compile(f"[{CJK}]|[^\\s{CJK}]+")
 

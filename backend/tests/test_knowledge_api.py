@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 from conftest import LiveServer, build_app, chat_body, sse_events
-from test_extract import IMAGE_ONLY_HTML, POLICY_DOCX, POLICY_HTML, print_pdf
+from documents import IMAGE_ONLY_HTML, POLICY_DOCX, POLICY_HTML, print_pdf
 from openai import OpenAI
 from pocketchat.knowledge.store import open_store
 from pocketchat.runtime import loader_of
@@ -41,9 +41,8 @@ def documents_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def knowledge_server(
     live_server: Callable[..., LiveServer], smollm2_model: Path, embedding_model: Path
 ) -> LiveServer:
-    return live_server(
-        smollm2_model, embedding_model_path=embedding_model, n_ctx=4096, max_upload_bytes=2_000_000
-    )
+    # The embedder comes from its preset (the file `embedding_model` ensures), as in `make run`.
+    return live_server(smollm2_model, n_ctx=4096, max_upload_bytes=2_000_000)
 
 
 def client_for(server: LiveServer) -> OpenAI:
@@ -114,6 +113,21 @@ def test_a_cited_answer_streams_its_sources_before_the_text(
     assert [s["id"] for s in whole["sources"]] == [s["id"] for s in sources]
 
 
+@pytest.mark.smollm2
+@pytest.mark.parametrize("question", ["What is the weather on Mars?", "火星上的天气怎么样？"])
+def test_a_question_the_documents_do_not_answer_gets_no_sources(
+    indexed: tuple[OpenAI, str], question: str
+) -> None:
+    client, store_id = indexed
+    reply = client.chat.completions.create(
+        model="local",
+        messages=[{"role": "user", "content": question}],
+        max_tokens=8,
+        extra_body={"knowledge": {"vector_store_ids": [store_id]}},
+    )
+    assert (reply.model_extra or {})["sources"] == []
+
+
 def test_bad_uploads_are_refused_with_the_reason(knowledge_server: LiveServer) -> None:
     url = f"{knowledge_server.url}/v1/files"
     cases = [
@@ -169,7 +183,7 @@ def test_an_interrupted_job_resumes_after_a_restart(
     vector_store = store.create_vector_store("resumed")
     store.attach_file(vector_store.id, record.id)
     store.close()
-    app = build_app(smollm2_model, embedding_model_path=embedding_model, data_dir=tmp_path)
+    app = build_app(smollm2_model, data_dir=tmp_path)
     try:
         client = app.test_client()
         deadline = time.monotonic() + 60

@@ -152,6 +152,10 @@ def measure_all(
         "MODEL_PATH": str(args.model.resolve()),
         "N_THREADS": str(args.threads),
         "N_CTX": str(args.n_ctx),
+        # The chat measurements are of chat alone, as before the knowledge base existed; the
+        # knowledge part measures its own cost (knowledge.py). No embedder: no knowledge base.
+        "EMBEDDING_MODEL_PATH": os.devnull,
+        "DATA_DIR": str(args.out_dir / "data"),
     }
     found: dict[str, Any] = {"errors": []}
     loads: dict[str, list[float]] = {}

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 from pocketchat.engine.embedder import Embedder
 from pocketchat.knowledge.search import Mode, hybrid_search
 from pocketchat.knowledge.service import KnowledgeBase
-from pocketchat.knowledge.store import KnowledgeStore, open_store
+from pocketchat.knowledge.store import open_store
 from pocketchat.model_choice import load_embedder
 from pocketchat.settings import Settings
 
@@ -91,22 +91,26 @@ def index_documents(knowledge: KnowledgeBase, docs: Path = DATA / "docs") -> tup
 
 
 def evaluate(
-    store: KnowledgeStore,
-    store_id: str,
-    questions: Sequence[Question],
-    embed_query: Callable[[str], list[float]],
+    knowledge: KnowledgeBase, store_id: str, questions: Sequence[Question]
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{mode: {"all"|"zh"|"en": scores}} for lexical, vector and hybrid search."""
-    vectors = [embed_query(q.question) for q in questions]
+    """{mode: {"all"|"zh"|"en": scores}} for lexical, vector and hybrid search, and for what the
+    product does ("pocketchat": hybrid, or lexical alone where the embedder does not know the
+    question's language)."""
+    vectors = [knowledge.embedder.embed_query(q.question) for q in questions]
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for mode in MODES:
+    for mode in (*MODES, None):
         ranks: dict[str, list[int | None]] = {"all": [], "zh": [], "en": []}
         for question, vector in zip(questions, vectors, strict=True):
-            hits = hybrid_search(store, [store_id], question.question, vector, DEPTH, mode=mode)
+            if mode is None:
+                hits = knowledge.search([store_id], question.question, DEPTH)
+            else:
+                hits = hybrid_search(
+                    knowledge.store, [store_id], question.question, vector, DEPTH, mode=mode
+                )
             rank = first_relevant_rank(question, [(hit.filename, hit.text) for hit in hits])
             ranks["all"].append(rank)
             ranks[question.language].append(rank)
-        results[mode] = {split: scores(values) for split, values in ranks.items()}
+        results[mode or "pocketchat"] = {split: scores(values) for split, values in ranks.items()}
     return results
 
 
@@ -153,7 +157,7 @@ def run(embedder: Embedder, kinds: Sequence[str]) -> dict[str, Any]:
             try:
                 store_id, chunks = index_documents(knowledge)
                 found["chunks"] = chunks
-                found["stores"][kind] = evaluate(store, store_id, questions, embedder.embed_query)
+                found["stores"][kind] = evaluate(knowledge, store_id, questions)
             finally:
                 store.close()
     return found

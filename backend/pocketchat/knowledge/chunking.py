@@ -9,7 +9,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from pocketchat.knowledge.extract import CJK, Document
+from pocketchat.knowledge.document import Document
+from pocketchat.knowledge.normalize import CJK
 
 SECTION_SEPARATOR = "\n\n"
 
