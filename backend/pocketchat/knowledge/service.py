@@ -19,7 +19,7 @@ from pathlib import PurePath
 
 from pocketchat.engine.embedder import Embedder
 from pocketchat.knowledge.chunking import Chunk, chunk_document
-from pocketchat.knowledge.extract import UnreadableDocument, extract
+from pocketchat.knowledge.extract import FORMATS, UnreadableDocument, extract
 from pocketchat.knowledge.lexical import terms
 from pocketchat.knowledge.search import Hit, hybrid_search
 from pocketchat.knowledge.store import (
@@ -34,7 +34,7 @@ from pocketchat.languages import language_of
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv")
+SUPPORTED_EXTENSIONS = tuple(sorted(FORMATS))
 # Chunks embedded per call: about 4,000 tokens, a second or two of work on 2 cores, so a reply
 # that starts meanwhile waits at most that long for the CPU.
 EMBED_BATCH = 16
