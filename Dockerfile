@@ -109,7 +109,9 @@ COPY --from=model --chown=10001:10001 /models /models
 COPY --from=web /src/frontend/dist /app/frontend/dist
 COPY pyproject.toml /app/
 COPY backend/pocketchat/ /app/backend/pocketchat/
-COPY scripts/download_model.py scripts/docker_entrypoint.sh /app/scripts/
+COPY scripts/download_model.py scripts/make_embedding_model.py scripts/docker_entrypoint.sh \
+    /app/scripts/
+RUN mkdir -p /data && chown 10001:10001 /data
 # The image mirrors the repository's layout (/app = repo root), so the server's defaults for
 # STATIC_DIR work unchanged; the models live in the volume.
 ENV PATH=/opt/venv/bin:$PATH \
@@ -118,10 +120,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
-    MODELS_DIR=/models
+    MODELS_DIR=/models \
+    DATA_DIR=/data
 WORKDIR /app
 USER 10001:10001
-VOLUME /models
+VOLUME /models /data
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20m --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/api/health' % os.environ.get('PORT', '8000'), timeout=4)"]

