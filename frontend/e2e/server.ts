@@ -1,8 +1,17 @@
-// Starts `python -m pocketchat` on a free loopback port with the tiny test model and the built
-// web app, waits for /api/health, and stops it again.
+// Starts `python -m pocketchat` on a free loopback port with the tiny test model, the MiniLM
+// embedder (for the knowledge base, kept in a temporary DATA_DIR) and the built web app, waits
+// for /api/health, and stops it again.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs'
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -77,6 +86,12 @@ export async function startServer(
     path.resolve(repoDir, 'models/test/tiny.gguf'),
     'generate it with `make test-models`',
   )
+  const embedder = required(
+    path.resolve(repoDir, 'models/all-MiniLM-L6-v2.F16.gguf'),
+    'generate it with `make test-models`',
+  )
+  // Never the repository's data/: every run starts with an empty knowledge base.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pocketchat-e2e-'))
   const staticDir = path.join(frontendDir, 'dist')
   required(path.join(staticDir, 'index.html'), 'build the web app with `npm run build`')
 
@@ -90,6 +105,9 @@ export async function startServer(
     ...process.env,
     API_KEY: undefined,
     MODEL_PATH: model,
+    EMBEDDING_MODEL_PATH: embedder,
+    DATA_DIR: dataDir,
+    KNOWLEDGE_DB_URL: undefined,
     HOST: '127.0.0.1',
     PORT: String(port),
     STATIC_DIR: staticDir,
@@ -102,11 +120,15 @@ export async function startServer(
   server.stdout?.pipe(log)
   server.stderr?.pipe(log)
 
+  const stopAndClean = async () => {
+    await stop(server)
+    rmSync(dataDir, { recursive: true, force: true })
+  }
   try {
     await waitForHealth(url, server, logFile)
   } catch (error) {
-    await stop(server)
+    await stopAndClean()
     throw error
   }
-  return { url, stop: () => stop(server) }
+  return { url, stop: stopAndClean }
 }

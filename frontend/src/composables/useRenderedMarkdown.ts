@@ -9,25 +9,31 @@ export function useRenderedMarkdown(options: {
   source: Ref<string>
   streaming: Ref<boolean>
   copyLabel: Ref<string>
+  /** How many sources the reply cites ([1]…[n] become buttons); 0 for none. */
+  citations?: Ref<number>
 }): Ref<string> {
   const html = ref('')
   let renderer = createStreamingRenderer()
   let timer: ReturnType<typeof setTimeout> | undefined
   let lastCostMs = 0
   let lastRenderAt = 0
+  const citations = () => options.citations?.value ?? 0
 
   function render(): void {
     timer = undefined
     const started = performance.now()
     html.value = options.streaming.value
-      ? renderer.render(options.source.value, options.copyLabel.value)
-      : renderMarkdown(options.source.value, { copyLabel: options.copyLabel.value })
+      ? renderer.render(options.source.value, options.copyLabel.value, citations())
+      : renderMarkdown(options.source.value, {
+          copyLabel: options.copyLabel.value,
+          citations: citations(),
+        })
     lastRenderAt = performance.now()
     lastCostMs = lastRenderAt - started
   }
 
   watch(
-    [options.source, options.streaming, options.copyLabel],
+    [options.source, options.streaming, options.copyLabel, citations],
     () => {
       if (!options.streaming.value) {
         clearTimeout(timer)

@@ -100,6 +100,33 @@ export const en = {
   apiKeyWrong: 'The server did not accept that key.',
   apiKey: 'API key',
   save: 'Save',
+
+  sources: 'Sources',
+  sourcePage: 'p. {n}',
+  openSource: 'Source {n}: {name}',
+  passage: 'Passage',
+  searchingDocuments: 'Searching {n} document…|Searching {n} documents…',
+  waitingForIndexing:
+    'Waiting for {n} file to finish indexing…|Waiting for {n} files to finish indexing…',
+  noSourcesNote: 'No passage of your documents matched; the answer does not come from them.',
+  attachFiles: 'Attach files',
+  dropFiles: 'Drop files to add them to this chat',
+  removeFile: 'Remove {name}',
+  fileUploading: 'Uploading…',
+  fileIndexing: 'Indexing {done}/{total}',
+  fileReady: 'Ready',
+  knowledge: 'Knowledge',
+  knowledgeTitle: 'Knowledge collections',
+  knowledgeEmpty: 'No collections yet. Create one, then add documents to it.',
+  newCollection: 'New collection',
+  collectionName: 'Collection name',
+  create: 'Create',
+  addFiles: 'Add files',
+  deleteFile: 'Delete {name}',
+  confirmDeleteCollection: 'Delete the collection “{name}” and its documents?',
+  fileChunks: '{n} chunk|{n} chunks',
+  useInChat: 'Use in this chat',
+  collectionsInChat: '{n} collection on|{n} collections on',
 }
 
 export type MessageKey = keyof typeof en

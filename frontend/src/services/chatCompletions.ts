@@ -1,10 +1,12 @@
 // The streamed /v1/chat/completions call: request in, text deltas and status events out through
-// one callbacks object, the whole reply (text, finish reason, usage, timings, context) at the end.
+// one callbacks object, the whole reply (text, finish reason, usage, timings, context, the
+// sources of a reply that searched the user's documents) at the end.
 import type {
   ChatCompletionRequest,
   ContextReport,
   FinishReason,
   QueueStatus,
+  Source,
   StreamErrorBody,
   StreamFrame,
   Timings,
@@ -21,6 +23,8 @@ export interface StreamCallbacks {
   onEvent?: (event: StreamEvent) => void
   /** An error frame after the stream started; the reply so far stays valid. */
   onError?: (error: StreamErrorBody) => void
+  /** The passages found for a request with `knowledge`, before the first token ([] for none). */
+  onSources?: (sources: Source[]) => void
 }
 
 export interface ChatCompletionResult {
@@ -30,6 +34,8 @@ export interface ChatCompletionResult {
   usage: Usage | null
   timings: Timings | null
   context: ContextReport | null
+  /** Null when the request searched no documents. */
+  sources: Source[] | null
   error: StreamErrorBody | null
   /** False when the connection closed without `[DONE]`. */
   complete: boolean
@@ -54,6 +60,7 @@ export async function streamChatCompletion(
     usage: null,
     timings: null,
     context: null,
+    sources: null,
     error: null,
     complete: false,
   }
@@ -97,6 +104,10 @@ function applyFrame(
   if (chunk.usage) result.usage = chunk.usage
   if (chunk.timings) result.timings = chunk.timings
   if (chunk.context) result.context = chunk.context
+  if (Array.isArray(chunk.sources) && result.sources === null) {
+    result.sources = chunk.sources
+    callbacks.onSources?.(chunk.sources)
+  }
   const choice = chunk.choices?.[0]
   if (!choice) return
   const text = choice.delta?.content

@@ -1,4 +1,5 @@
 // A conversation as a file: Markdown to read, JSON to import again (see conversationImport.ts).
+import type { Source } from '../types/api'
 import type { ChatMessage, Conversation } from '../types/chat'
 
 export const EXPORT_FORMAT = 'pocketchat.conversation'
@@ -9,6 +10,7 @@ export interface ExportedMessage {
   content: string
   createdAt: number
   status?: ChatMessage['status']
+  sources?: Source[]
 }
 
 export interface ConversationFile {
@@ -33,11 +35,12 @@ export function conversationToJson(conversation: Conversation): string {
       title: conversation.title,
       createdAt: conversation.createdAt,
       updatedAt: conversation.updatedAt,
-      messages: conversation.messages.map(({ role, content, createdAt, status }) => ({
+      messages: conversation.messages.map(({ role, content, createdAt, status, sources }) => ({
         role,
         content,
         createdAt,
         ...(status && status !== 'done' ? { status } : {}),
+        ...(sources ? { sources } : {}),
       })),
       contextSummary: conversation.contextSummary,
     },
@@ -47,13 +50,25 @@ export function conversationToJson(conversation: Conversation): string {
 
 export function conversationToMarkdown(
   conversation: Conversation,
-  labels: { user: string; assistant: string },
+  labels: { user: string; assistant: string; sources: string },
 ): string {
   const parts = [`# ${conversation.title}`]
   for (const message of conversation.messages) {
     parts.push(`## ${message.role === 'user' ? labels.user : labels.assistant}`, message.content)
+    if (message.sources?.length) {
+      parts.push(`**${labels.sources}**\n\n${message.sources.map(sourceLine).join('\n')}`)
+    }
   }
   return `${parts.join('\n\n')}\n`
+}
+
+/** "1. report.pdf, p. 3 (Methods)": the file name escaped, so a document cannot add Markdown. */
+function sourceLine(source: Source): string {
+  const where = [source.page != null ? `p. ${source.page}` : '', source.heading ?? '']
+    .filter(Boolean)
+    .join(', ')
+  const escape = (text: string) => text.replace(/[\\`*_[\]<>#|]/g, '\\$&').replace(/\s+/g, ' ')
+  return `${source.index}. ${escape(source.filename)}${where ? ` (${escape(where)})` : ''}`
 }
 
 /** A file name from the title that every file system accepts. */

@@ -12,11 +12,25 @@ const MAX_TITLE_CHARS = 200
 
 const timestamp = v.pipe(v.number(), v.finite(), v.minValue(0))
 
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max))
+const sourceSchema = v.object({
+  index: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  id: text(200),
+  file_id: text(200),
+  filename: text(1000),
+  vector_store_id: text(200),
+  page: v.nullable(v.pipe(v.number(), v.integer())),
+  heading: v.nullable(text(2000)),
+  snippet: text(20_000),
+  score: v.pipe(v.number(), v.finite()),
+})
+
 const messageSchema = v.object({
   role: v.picklist(['user', 'assistant']),
   content: v.pipe(v.string(), v.maxLength(MAX_MESSAGE_CHARS)),
   createdAt: v.optional(timestamp),
   status: v.optional(v.picklist(['done', 'stopped', 'error'])),
+  sources: v.optional(v.pipe(v.array(sourceSchema), v.maxLength(50))),
 })
 
 const fileSchema = v.object({
@@ -90,6 +104,7 @@ export function parseConversationFile(
       content: message.content,
       createdAt: message.createdAt ?? createdAt,
       status: message.status ?? 'done',
+      ...(message.sources ? { sources: message.sources } : {}),
     })),
     contextSummary: source.contextSummary ?? null,
   }

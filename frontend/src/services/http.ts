@@ -31,7 +31,7 @@ export function isAbortError(error: unknown): boolean {
 export interface RequestOptions {
   apiKey?: string | null
   signal?: AbortSignal
-  method?: 'GET' | 'POST'
+  method?: 'GET' | 'POST' | 'DELETE'
   body?: unknown
 }
 
@@ -63,7 +63,8 @@ const FAILURE_BY_STATUS: Partial<Record<number, ApiFailure>> = {
   503: 'loading',
 }
 
-async function errorFromResponse(response: Response): Promise<ApiError> {
+/** The ApiError for a non-2xx answer, with the server's reason when it sent one. */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
   let body: ApiErrorBody | undefined
   try {
     const json: unknown = await response.json()

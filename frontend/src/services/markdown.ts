@@ -1,6 +1,7 @@
 // Markdown to safe HTML: markdown-it without raw HTML, highlight.js for fenced code, DOMPurify
 // last. Finished messages are memoized, so switching conversations does not re-render history.
 import MarkdownIt from 'markdown-it'
+import { citationsPlugin } from './citations'
 import { highlightCode } from './highlight'
 import { sanitizeHtml } from './sanitize'
 
@@ -9,10 +10,13 @@ export interface RenderOptions {
   copyLabel: string
   /** Set for the message still streaming: its text changes every frame, so never cache it. */
   streaming?: boolean
+  /** How many sources the reply has: its [1]…[n] markers become buttons that open them. */
+  citations?: number
 }
 
 const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false })
 const escapeHtml = md.utils.escapeHtml
+md.use(citationsPlugin)
 
 md.renderer.rules.fence = (tokens, index, _options, env) => {
   const token = tokens[index]
@@ -45,8 +49,9 @@ const CACHE_LIMIT = 300
 const cache = new Map<string, string>()
 
 export function renderMarkdown(source: string, options: RenderOptions): string {
-  if (options.streaming) return render(source, options.copyLabel)
-  const key = `${options.copyLabel}\u0000${source}`
+  const citations = options.citations ?? 0
+  if (options.streaming) return render(source, options.copyLabel, citations)
+  const key = `${options.copyLabel}\u0000${citations}\u0000${source}`
   const cached = cache.get(key)
   if (cached !== undefined) {
     // Map keeps insertion order: re-inserting marks the entry as recently used.
@@ -54,12 +59,12 @@ export function renderMarkdown(source: string, options: RenderOptions): string {
     cache.set(key, cached)
     return cached
   }
-  const html = render(source, options.copyLabel)
+  const html = render(source, options.copyLabel, citations)
   cache.set(key, html)
   if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string)
   return html
 }
 
-function render(source: string, copyLabel: string): string {
-  return sanitizeHtml(md.render(source, { copyLabel }))
+function render(source: string, copyLabel: string, citations: number): string {
+  return sanitizeHtml(md.render(source, { copyLabel, citations }))
 }

@@ -31,7 +31,7 @@ export function splitFinishedBlocks(source: string): { finished: string[]; tail:
 }
 
 export interface StreamingRenderer {
-  render: (source: string, copyLabel: string) => string
+  render: (source: string, copyLabel: string, citations?: number) => string
 }
 
 export function createStreamingRenderer(): StreamingRenderer {
@@ -39,21 +39,22 @@ export function createStreamingRenderer(): StreamingRenderer {
   let cachedBlocks: { text: string; html: string }[] = []
 
   return {
-    render(source, copyLabel) {
-      if (copyLabel !== cachedLabel) {
+    render(source, copyLabel, citations = 0) {
+      const label = `${copyLabel}\u0000${citations}`
+      if (label !== cachedLabel) {
         cachedBlocks = []
-        cachedLabel = copyLabel
+        cachedLabel = label
       }
       const { finished, tail } = splitFinishedBlocks(source)
       const blocks = finished.map((text, index) => {
         const cached = cachedBlocks[index]
         if (cached?.text === text) return cached
-        return { text, html: renderMarkdown(text, { copyLabel, streaming: true }) }
+        return { text, html: renderMarkdown(text, { copyLabel, citations, streaming: true }) }
       })
       cachedBlocks = blocks
       return (
         blocks.map((block) => block.html).join('') +
-        renderMarkdown(tail, { copyLabel, streaming: true })
+        renderMarkdown(tail, { copyLabel, citations, streaming: true })
       )
     },
   }

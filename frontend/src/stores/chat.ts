@@ -2,6 +2,7 @@
 // once per animation frame; the conversation is stored when a reply starts, about once a second
 // while it streams (a reload keeps what had arrived) and when it ends, however it ends. A save
 // never throws: the conversations store reports a failed one, so the reply goes on regardless.
+// A conversation with documents first waits for the ones still indexing, then sends `knowledge`.
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { createFrameBatcher } from '../lib/frameBatcher'
@@ -11,7 +12,9 @@ import { cancelChatCompletion, streamChatCompletion } from '../services/chatComp
 import { isAbortError } from '../services/http'
 import type { QueueStatus } from '../types/api'
 import type { ChatMessage, Conversation } from '../types/chat'
+import { useAttachmentsStore } from './attachments'
 import { buildRequest, describeFailure, replyContextNote, replyStats } from './chatReply'
+import { useCollectionsStore } from './collections'
 import { useConversationsStore } from './conversations'
 import { useServerStore } from './server'
 import { useSettingsStore } from './settings'
@@ -24,18 +27,51 @@ interface RunningReply {
   completionId: string | null
 }
 
+/** What a reply with documents does before its first token, with how many files. */
+export interface KnowledgeNote {
+  kind: 'indexing' | 'searching'
+  documents: number
+}
+
 export const useChatStore = defineStore('chat', () => {
   const conversations = useConversationsStore()
   const server = useServerStore()
   const settings = useSettingsStore()
+  const attachments = useAttachmentsStore()
+  const collections = useCollectionsStore()
   const running = shallowRef<RunningReply | null>(null)
   /** The last status frame (queued, summarizing, generating) of the running reply. */
   const runningStatus = ref<QueueStatus | null>(null)
+  const runningKnowledge = ref<KnowledgeNote | null>(null)
 
   const isGenerating = computed(() => running.value !== null)
 
   function liveStatus(messageId: string): QueueStatus | null | undefined {
     return running.value?.messageId === messageId ? runningStatus.value : undefined
+  }
+
+  function liveKnowledge(messageId: string): KnowledgeNote | null {
+    return running.value?.messageId === messageId ? runningKnowledge.value : null
+  }
+
+  /** The collections a reply searches, once the conversation's files have finished indexing. */
+  async function knowledgeFor(conversation: Conversation, signal: AbortSignal): Promise<string[]> {
+    const indexing = attachments.pending(conversation.id).length
+    if (indexing > 0) {
+      runningKnowledge.value = { kind: 'indexing', documents: indexing }
+      await Promise.race([attachments.waitUntilIndexed(conversation.id), aborted(signal)])
+    }
+    const ready = attachments.ready(conversation.id).length
+    const shared = conversation.sharedStoreIds ?? []
+    const ids = [
+      ...(ready > 0 && conversation.attachmentStoreId ? [conversation.attachmentStoreId] : []),
+      ...shared,
+    ]
+    const documents = collections
+      .enabledFor(conversation)
+      .reduce((sum, store) => sum + store.file_counts.completed, ready)
+    runningKnowledge.value = ids.length > 0 ? { kind: 'searching', documents } : null
+    return ids
   }
 
   async function send(text: string): Promise<void> {
@@ -100,6 +136,7 @@ export const useChatStore = defineStore('chat', () => {
     }
     running.value = reply
     runningStatus.value = null
+    runningKnowledge.value = null
     const batcher = createFrameBatcher({
       onFlush: (text) => {
         message.content += text
@@ -108,6 +145,8 @@ export const useChatStore = defineStore('chat', () => {
     })
 
     try {
+      const storeIds = await knowledgeFor(conversation, reply.controller.signal)
+      if (storeIds.length > 0) request.knowledge = { vector_store_ids: storeIds }
       const result = await server.authorized((apiKey) =>
         streamChatCompletion(
           request,
@@ -118,6 +157,10 @@ export const useChatStore = defineStore('chat', () => {
               if (event.type === 'started') reply.completionId = event.id
               if (event.type === 'status') runningStatus.value = event.status
             },
+            onSources: (sources) => {
+              message.sources = sources
+              runningKnowledge.value = null
+            },
           },
         ),
       )
@@ -126,6 +169,7 @@ export const useChatStore = defineStore('chat', () => {
       message.finishReason = result.finishReason
       message.stats = replyStats(result)
       message.context = replyContextNote(result.context)
+      if (result.sources) message.sources = result.sources
       if (result.context?.summary) conversation.contextSummary = result.context.summary
       if (result.error || !result.complete) {
         message.status = 'error'
@@ -146,12 +190,21 @@ export const useChatStore = defineStore('chat', () => {
     } finally {
       batcher.cancel()
       running.value = null
+      runningKnowledge.value = null
     }
     await saver.run()
   }
 
-  return { isGenerating, liveStatus, send, regenerate, editAndResend, stop }
+  return { isGenerating, liveStatus, liveKnowledge, send, regenerate, editAndResend, stop }
 })
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    const stop = () => reject(new DOMException('Stopped.', 'AbortError'))
+    if (signal.aborted) stop()
+    else signal.addEventListener('abort', stop, { once: true })
+  })
+}
 
 function newMessage(
   role: ChatMessage['role'],

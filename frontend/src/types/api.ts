@@ -23,3 +23,15 @@ export type ApiErrorBody = Schemas['Error']['error']
 
 /** GET /api/info; while the model loads (or after it failed to) `model` is null. */
 export type ServerInfo = Schemas['ServerInfo']
+
+/** A passage of the user's documents given to a reply, cited in its text as [index]. */
+export type Source = Schemas['Source']
+export type KnowledgeOptions = Schemas['KnowledgeOptions']
+/** An uploaded file (`/v1/files`). */
+export type FileObject = Schemas['FileObject']
+/** A collection of documents (`/v1/vector_stores`). */
+export type VectorStore = Schemas['VectorStore']
+/** A document in a collection, with its indexing status and progress. */
+export type VectorStoreFile = Schemas['VectorStoreFile']
+export type VectorStoreFileList = Schemas['VectorStoreFileList']
+export type VectorStoreList = Schemas['VectorStoreList']

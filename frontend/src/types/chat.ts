@@ -1,5 +1,5 @@
 // The conversation model the app stores in IndexedDB and exports.
-import type { ContextOverflow, ContextSummary, FinishReason } from './api'
+import type { ContextOverflow, ContextSummary, FinishReason, Source } from './api'
 
 export type MessageStatus = 'streaming' | 'done' | 'stopped' | 'error'
 
@@ -47,6 +47,8 @@ export interface ChatMessage {
   error?: ReplyError
   stats?: ReplyStats
   context?: ReplyContextNote
+  /** The passages the reply was given ([] when none matched); absent when it used no documents. */
+  sources?: Source[]
 }
 
 export interface Conversation {
@@ -59,6 +61,10 @@ export interface Conversation {
   messages: ChatMessage[]
   /** The server's last summary of the oldest messages, sent back as `context_summary`. */
   contextSummary: ContextSummary | null
+  /** The collection that holds the files attached to this chat, created on the first one. */
+  attachmentStoreId?: string
+  /** Shared collections switched on for this chat. */
+  sharedStoreIds?: string[]
 }
 
 export interface ConversationMeta {

@@ -1848,6 +1848,158 @@ export interface components {
              * @default null
              */
             knowledge?: components["schemas"]["KnowledgeOptions"] | null;
+            /**
+             * Logit Bias
+             * @description Token id → bias added to its logit (-100 bans the token, 100 forces it).
+             * @default null
+             */
+            logit_bias?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Response Format
+             * @description `text`, `json_object` (any JSON object) or `json_schema`: the reply is constrained by a grammar built from the schema; a schema keyword the grammar cannot enforce is refused (400).
+             * @default null
+             */
+            response_format?: (components["schemas"]["TextFormat"] | components["schemas"]["JsonObjectFormat"] | components["schemas"]["JsonSchemaFormat"]) | null;
+            /**
+             * User
+             * @description Accepted and ignored.
+             * @default null
+             */
+            user?: string | null;
+            /**
+             * Safety Identifier
+             * @description Accepted and ignored.
+             * @default null
+             */
+            safety_identifier?: string | null;
+            /**
+             * Metadata
+             * @description Accepted and ignored.
+             * @default null
+             */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Store
+             * @description Accepted and ignored: nothing is stored.
+             * @default null
+             */
+            store?: boolean | null;
+            /**
+             * Service Tier
+             * @description Accepted and ignored.
+             * @default null
+             */
+            service_tier?: string | null;
+            /**
+             * Prompt Cache Key
+             * @description Accepted and ignored: prompt prefixes are reused anyway.
+             * @default null
+             */
+            prompt_cache_key?: string | null;
+            /**
+             * Prompt Cache Retention
+             * @description Accepted and ignored.
+             * @default null
+             */
+            prompt_cache_retention?: string | null;
+            /**
+             * Prompt Cache Options
+             * @description Accepted and ignored.
+             * @default null
+             */
+            prompt_cache_options?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Audio
+             * @description Refused (400) unless null: audio output is not supported.
+             * @default null
+             */
+            audio?: null;
+            /**
+             * Modalities
+             * @description Refused (400) unless null or ["text"]: only text output is supported.
+             * @default null
+             */
+            modalities?: null | [
+                "text"
+            ];
+            /**
+             * Prediction
+             * @description Refused (400) unless null: predicted outputs are not supported.
+             * @default null
+             */
+            prediction?: null;
+            /**
+             * Tools
+             * @description Refused (400) unless null: tool calls are not supported yet.
+             * @default null
+             */
+            tools?: null;
+            /**
+             * Tool Choice
+             * @description Refused (400) unless null or "none": tool calls are not supported yet.
+             * @default null
+             */
+            tool_choice?: null | "none";
+            /**
+             * Functions
+             * @description Refused (400) unless null: tool calls are not supported yet.
+             * @default null
+             */
+            functions?: null;
+            /**
+             * Function Call
+             * @description Refused (400) unless null or "none": tool calls are not supported yet.
+             * @default null
+             */
+            function_call?: null | "none";
+            /**
+             * Parallel Tool Calls
+             * @description Refused (400) unless null: tool calls are not supported yet.
+             * @default null
+             */
+            parallel_tool_calls?: null;
+            /**
+             * Logprobs
+             * @description Refused (400) unless null or false: logprobs are not supported yet.
+             * @default null
+             */
+            logprobs?: null | false;
+            /**
+             * Top Logprobs
+             * @description Refused (400) unless null: logprobs are not supported yet.
+             * @default null
+             */
+            top_logprobs?: null;
+            /**
+             * Web Search Options
+             * @description Refused (400) unless null: web search is not supported.
+             * @default null
+             */
+            web_search_options?: null;
+            /**
+             * Reasoning Effort
+             * @description Refused (400) unless null: this model does not reason: reasoning_effort is not supported.
+             * @default null
+             */
+            reasoning_effort?: null;
+            /**
+             * Verbosity
+             * @description Refused (400) unless null: verbosity is not supported.
+             * @default null
+             */
+            verbosity?: null;
+            /**
+             * Moderation
+             * @description Refused (400) unless null: moderation is not supported.
+             * @default null
+             */
+            moderation?: null;
         };
         /** ChatMessage */
         ChatMessage: {
@@ -2087,6 +2239,47 @@ export interface components {
             chunks_done: number;
             /** Chunks Total */
             chunks_total: number;
+        };
+        /** JsonObjectFormat */
+        JsonObjectFormat: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "json_object";
+        };
+        /** JsonSchemaFormat */
+        JsonSchemaFormat: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "json_schema";
+            json_schema: components["schemas"]["JsonSchemaSpec"];
+        };
+        /** JsonSchemaSpec */
+        JsonSchemaSpec: {
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+            /**
+             * Schema
+             * @description The JSON Schema the reply follows (any JSON if absent).
+             * @default null
+             */
+            schema?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Strict
+             * @description Accepted: the schema is always enforced.
+             * @default null
+             */
+            strict?: boolean | null;
         };
         /** KnowledgeOptions */
         KnowledgeOptions: {
@@ -2349,6 +2542,14 @@ export interface components {
             hash: string;
             /** Text */
             text: string;
+        };
+        /** TextFormat */
+        TextFormat: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text";
         };
         /** TextPart */
         TextPart: {

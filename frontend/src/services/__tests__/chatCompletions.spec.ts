@@ -109,4 +109,50 @@ describe('streamChatCompletion', () => {
     const init = fetchMock.mock.calls[0]?.[1]
     expect(init?.headers).toMatchObject({ Authorization: 'Bearer k1' })
   })
+
+  it('reports the sources frame before the first token, and keeps them in the result', async () => {
+    const source = {
+      index: 1,
+      id: 'chunk-1',
+      file_id: 'file-1',
+      filename: 'policy.pdf',
+      vector_store_id: 'vs-1',
+      page: 2,
+      heading: null,
+      snippet: 'Six hundred yuan a night.',
+      score: 0.03,
+    }
+    stubFetch(() =>
+      sseResponse([
+        frame({ id: 'c1', choices: [], sources: [source] }),
+        deltaFrame('c1', 'Six hundred [1].'),
+        'data: [DONE]\n\n',
+      ]),
+    )
+    const order: string[] = []
+    const result = await streamChatCompletion(
+      request,
+      { signal: new AbortController().signal },
+      {
+        onDelta: () => order.push('delta'),
+        onSources: (sources) => order.push(`sources:${sources.length}`),
+      },
+    )
+    expect(order).toEqual(['sources:1', 'delta'])
+    expect(result.sources).toEqual([source])
+  })
+
+  it('has no sources when the request searched no documents, [] when nothing matched', async () => {
+    stubFetch(() => sseResponse([deltaFrame('c1', 'hi'), 'data: [DONE]\n\n']))
+    const signal = new AbortController().signal
+    expect((await streamChatCompletion(request, { signal }, { onDelta: () => 0 })).sources).toBe(
+      null,
+    )
+    stubFetch(() =>
+      sseResponse([frame({ id: 'c1', choices: [], sources: [] }), 'data: [DONE]\n\n']),
+    )
+    expect((await streamChatCompletion(request, { signal }, { onDelta: () => 0 })).sources).toEqual(
+      [],
+    )
+  })
 })

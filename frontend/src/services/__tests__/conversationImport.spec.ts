@@ -33,7 +33,45 @@ function failure(text: string): ImportError {
   throw new Error('accepted')
 }
 
+const source = {
+  index: 1,
+  id: 'chunk-1',
+  file_id: 'file-1',
+  filename: 'policy.pdf',
+  vector_store_id: 'vs-1',
+  page: 2,
+  heading: 'Hotels',
+  snippet: 'Six hundred yuan a night.',
+  score: 0.03,
+}
+
 describe('parseConversationFile', () => {
+  it('keeps the sources of a reply through export and import', () => {
+    const cited: Conversation = {
+      ...original,
+      attachmentStoreId: 'vs-chat',
+      messages: [
+        {
+          id: 'm1',
+          role: 'assistant',
+          content: 'Six hundred [1].',
+          createdAt: 1,
+          sources: [source],
+        },
+        { id: 'm2', role: 'assistant', content: 'Nothing matched.', createdAt: 2, sources: [] },
+      ],
+    }
+    const imported = parseConversationFile(conversationToJson(cited), createId)
+    expect(imported.messages.map((message) => message.sources)).toEqual([[source], []])
+    // The chat's own collection stays with the original conversation.
+    expect(imported.attachmentStoreId).toBeUndefined()
+  })
+
+  it('refuses a source that is not one', () => {
+    const messages = [{ role: 'assistant', content: 'x', sources: [{ index: 'one' }] }]
+    expect(failure(withConversation({ messages })).failure).toBe('invalid')
+  })
+
   it('round-trips an export with fresh ids', () => {
     const imported = parseConversationFile(conversationToJson(original), createId, 5000)
     expect(imported.id).not.toBe(original.id)
@@ -119,10 +157,30 @@ describe('parseConversationFile', () => {
   })
 })
 
+const labels = { user: 'You', assistant: 'Assistant', sources: 'Sources' }
+
 describe('conversationToMarkdown', () => {
   it('writes the title and each message under its speaker', () => {
-    expect(conversationToMarkdown(original, { user: 'You', assistant: 'Assistant' })).toBe(
+    expect(conversationToMarkdown(original, labels)).toBe(
       '# Trip to 北京\n\n## You\n\nPlan a trip\n\n## Assistant\n\n**Day 1**\n',
+    )
+  })
+
+  it('lists the sources under a reply, escaped so a file name adds no Markdown', () => {
+    const cited: Conversation = {
+      ...original,
+      messages: [
+        {
+          id: 'm1',
+          role: 'assistant',
+          content: 'Six hundred [1].',
+          createdAt: 1,
+          sources: [{ ...source, filename: '<img src=x>*bold*.md', page: 3, heading: null }],
+        },
+      ],
+    }
+    expect(conversationToMarkdown(cited, labels)).toContain(
+      'Six hundred [1].\n\n**Sources**\n\n1. \\<img src=x\\>\\*bold\\*.md (p. 3)',
     )
   })
 })

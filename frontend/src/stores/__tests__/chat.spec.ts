@@ -12,6 +12,7 @@ import {
 import { loadConversation } from '../../services/conversationDb'
 import { failWrites } from '../../services/__tests__/failingStorage'
 import type { ChatCompletionRequest } from '../../types/api'
+import { useAttachmentsStore } from '../attachments'
 import { useChatStore } from '../chat'
 import { useConversationsStore } from '../conversations'
 import { useServerStore } from '../server'
@@ -219,5 +220,56 @@ describe('chat store', () => {
       role: 'user',
       content: 'uno',
     })
+  })
+
+  it('waits for attached files to index, then asks with knowledge and stores the sources', async () => {
+    const source = {
+      index: 1,
+      id: 'c',
+      file_id: 'file-1',
+      filename: 'a.md',
+      vector_store_id: 'vs-chat',
+      page: null,
+      heading: 'Intro',
+      snippet: 'x',
+      score: 0.02,
+    }
+    const fetchMock = stubFetch(() =>
+      sseResponse([frame({ id, choices: [], sources: [source] }), delta('ok'), finalFrames()]),
+    )
+    const { chat, conversations } = await setup()
+    const attachments = useAttachmentsStore()
+    const conversation = conversations.active!
+    conversation.attachmentStoreId = 'vs-chat'
+    conversation.sharedStoreIds = ['vs-shared']
+    // One file indexing until the test says so, then ready.
+    let finishIndexing: () => void = () => undefined
+    const indexing = new Promise<void>((resolve) => (finishIndexing = resolve))
+    let pending = true
+    const oneFile = () => [{}] as ReturnType<typeof attachments.pending>
+    vi.spyOn(attachments, 'pending').mockImplementation(() => (pending ? oneFile() : []))
+    vi.spyOn(attachments, 'ready').mockImplementation(() => (pending ? [] : oneFile()))
+    vi.spyOn(attachments, 'waitUntilIndexed').mockImplementation(() => indexing)
+    const sending = chat.send('What does the intro say?')
+    const reply = () => conversations.active!.messages[1]!
+    await vi.waitFor(() =>
+      expect(chat.liveKnowledge(reply().id)).toEqual({ kind: 'indexing', documents: 1 }),
+    )
+    expect(fetchMock).not.toHaveBeenCalled()
+    pending = false
+    finishIndexing()
+    await sending
+    expect(requestBody(fetchMock.mock.calls[0]).knowledge).toEqual({
+      vector_store_ids: ['vs-chat', 'vs-shared'],
+    })
+    expect(reply().sources).toEqual([source])
+    expect((await loadConversation(conversation.id))?.messages[1]?.sources).toEqual([source])
+  })
+
+  it('sends no knowledge for a conversation without documents', async () => {
+    const fetchMock = stubFetch(() => sseResponse([delta('ok'), finalFrames()]))
+    const { chat } = await setup()
+    await chat.send('hi')
+    expect(requestBody(fetchMock.mock.calls[0]).knowledge).toBeUndefined()
   })
 })
