@@ -19,6 +19,7 @@ from pocketchat.api.responses import (
     ChatCompletion,
     ChatCompletionChunk,
     Choice,
+    ChoiceLogprobs,
     ChunkChoice,
     ChunkDelta,
     ContextReport,
@@ -28,11 +29,14 @@ from pocketchat.api.responses import (
     StreamErrorDetail,
     StreamStatus,
     Timings,
+    TokenLogprob,
+    TopLogprob,
     Usage,
     json_response,
 )
 from pocketchat.api.schemas import parse_chat_request
 from pocketchat.chat.service import ChatRun, Sources, Status
+from pocketchat.engine import types as engine
 from pocketchat.engine.types import Delta, Failed, Finished
 from pocketchat.knowledge.service import Passage
 from pocketchat.runtime import current_loader, current_runtime
@@ -54,9 +58,9 @@ def create_completion() -> Response:
     model_id = runtime.choice.model_id
     if chat_request.stream:
         heartbeat = current_loader().settings.heartbeat_seconds
-        frames = stream_frames(run, model_id, disconnected, heartbeat)
+        frames = stream_frames(run, model_id, disconnected, heartbeat, chat_request.logprobs)
         return Response(frames, headers=sse.HEADERS)
-    return json_response(collect(run, model_id, disconnected))
+    return json_response(collect(run, model_id, disconnected, chat_request.logprobs))
 
 
 @bp.post("/v1/chat/completions/<run_id>/cancel")
@@ -82,9 +86,36 @@ class _Frames:
         )
         return sse.frame(body)
 
-    def delta(self, delta: ChunkDelta, finish_reason: str | None = None) -> str:
+    def delta(
+        self,
+        delta: ChunkDelta,
+        finish_reason: str | None = None,
+        logprobs: ChoiceLogprobs | None = None,
+    ) -> str:
         choice = ChunkChoice(index=0, delta=delta, finish_reason=finish_reason)
+        if logprobs is not None:  # frames are sent without unset fields: null stays unsaid
+            choice.logprobs = logprobs
         return self.chunk([choice])
+
+
+def _logprobs(
+    wanted: bool | None, tokens: tuple[engine.TokenLogprob, ...]
+) -> ChoiceLogprobs | None:
+    """OpenAI's shape of the tokens' logprobs, when the request asked for them."""
+    if not wanted:
+        return None
+
+    def choice(token: engine.TokenChoice) -> dict[str, object]:
+        return {"token": token.text, "logprob": token.logprob, "bytes": list(token.token_bytes)}
+
+    return ChoiceLogprobs(
+        content=[
+            TokenLogprob(
+                **choice(token.chosen), top_logprobs=[TopLogprob(**choice(t)) for t in token.top]
+            )
+            for token in tokens
+        ]
+    )
 
 
 def _finish_reason(finished: Finished) -> str:
@@ -142,7 +173,11 @@ def _sources(passages: tuple[Passage, ...] | None) -> list[Source] | None:
 
 
 def stream_frames(
-    run: ChatRun, model_id: str, disconnected: Callable[[], bool], heartbeat_seconds: float
+    run: ChatRun,
+    model_id: str,
+    disconnected: Callable[[], bool],
+    heartbeat_seconds: float,
+    logprobs: bool | None = None,
 ) -> Iterator[str]:
     """The SSE body. Closing it (client gone) or a disconnect seen while polling cancels the run."""
     frames = _Frames(run, model_id)
@@ -163,9 +198,13 @@ def stream_frames(
             elif isinstance(event, Sources):
                 yield frames.chunk([], sources=_sources(event.passages))
             elif isinstance(event, Delta):
-                yield frames.delta(ChunkDelta(content=event.text))
+                yield frames.delta(
+                    ChunkDelta(content=event.text), logprobs=_logprobs(logprobs, event.logprobs)
+                )
             elif isinstance(event, Finished):
-                yield frames.delta(ChunkDelta(), _finish_reason(event))
+                yield frames.delta(
+                    ChunkDelta(), _finish_reason(event), _logprobs(logprobs, event.logprobs)
+                )
                 yield frames.chunk(
                     [],
                     usage=_usage(event),
@@ -182,31 +221,36 @@ def stream_frames(
         run.close()
 
 
-def collect(run: ChatRun, model_id: str, disconnected: Callable[[], bool]) -> ChatCompletion:
+def collect(
+    run: ChatRun, model_id: str, disconnected: Callable[[], bool], logprobs: bool | None = None
+) -> ChatCompletion:
     """The whole reply as one chat.completion object."""
     parts: list[str] = []
+    tokens: list[engine.TokenLogprob] = []
     for event in run.events(DISCONNECT_POLL_SECONDS):
         if event is None and disconnected():
             run.close()
             raise APIError(499, "the client closed the connection", code="client_closed")
         elif isinstance(event, Delta):
             parts.append(event.text)
+            tokens.extend(event.logprobs)
         elif isinstance(event, Failed):
             status = 503 if event.code == "server_shutdown" else 500
             raise APIError(status, event.message, code=event.code)
         elif isinstance(event, Finished):
+            choice = Choice(
+                index=0,
+                message=AssistantMessage(role="assistant", content="".join(parts)),
+                finish_reason=_finish_reason(event),
+            )
+            if chosen := _logprobs(logprobs, (*tokens, *event.logprobs)):
+                choice.logprobs = chosen
             return ChatCompletion(
                 id=run.id,
                 object="chat.completion",
                 created=run.created,
                 model=model_id,
-                choices=[
-                    Choice(
-                        index=0,
-                        message=AssistantMessage(role="assistant", content="".join(parts)),
-                        finish_reason=_finish_reason(event),
-                    )
-                ],
+                choices=[choice],
                 usage=_usage(event),
                 timings=_timings(event),
                 context=ContextReport.model_validate(run.context_report()),

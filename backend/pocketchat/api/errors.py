@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from pocketchat.chat.errors import (
     ChatRefused,
     ContextTooLong,
+    InvalidField,
     KnowledgeUnavailable,
     NoSuchRun,
     NoSuchVectorStore,
@@ -83,6 +84,8 @@ def from_refusal(error: ChatRefused | NotReady) -> APIError:
     message = str(error)
     if isinstance(error, ContextTooLong):
         return APIError(400, message, code="context_length_exceeded", param=error.param)
+    if isinstance(error, InvalidField):
+        return APIError(400, message, code=error.code, param=error.param)
     if isinstance(error, ServerBusy):
         return APIError(429, message, code="queue_full", retry_after=5)
     if isinstance(error, ShuttingDown):

@@ -22,10 +22,31 @@ class AssistantMessage(_Response):
     content: str
 
 
+class TopLogprob(_Response):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+
+class TokenLogprob(_Response):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(_Response):
+    """OpenAI's `choices[].logprobs`: one entry per reply token, natural-log probabilities."""
+
+    content: list[TokenLogprob] | None
+    refusal: list[TokenLogprob] | None = None
+
+
 class Choice(_Response):
     index: int
     message: AssistantMessage
     finish_reason: Literal["stop", "length"]
+    logprobs: ChoiceLogprobs | None = None
 
 
 class PromptTokensDetails(_Response):
@@ -101,6 +122,7 @@ class ChunkChoice(_Response):
     index: int
     delta: ChunkDelta
     finish_reason: Literal["stop", "length"] | None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class StreamStatus(_Response):

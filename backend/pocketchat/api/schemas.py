@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from pocketchat.api.errors import APIError
-from pocketchat.chat.request import DEFAULT_SAMPLING, ChatRequest, KnowledgeQuery
+from pocketchat.api.openai_fields import (
+    REFUSED,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    ResponseFormat,
+    refused,
+)
+from pocketchat.chat.request import DEFAULT_SAMPLING, ChatRequest, JsonOutput, KnowledgeQuery
 from pocketchat.context.manager import ClientSummary
 from pocketchat.context.prompt import Message
 
 Body = TypeVar("Body", bound=BaseModel)
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Penalty = Annotated[float, Field(ge=-2.0, le=2.0, allow_inf_nan=False)]
+TokenId = Annotated[str, Field(pattern=r"^[0-9]{1,9}$")]
+LogitBias = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -81,6 +98,58 @@ class ChatCompletionRequest(_Strict):
         description="Retrieve passages from these vector stores for the latest question; the "
         "reply cites them as [1], [2], and `sources` lists them.",
     )
+    logprobs: bool | None = Field(
+        None, description="Return each reply token's log-probability in `choices[].logprobs`."
+    )
+    top_logprobs: int | None = Field(
+        None, ge=0, le=20, description="With `logprobs`, this many most likely alternatives."
+    )
+    logit_bias: dict[TokenId, LogitBias] | None = Field(
+        None,
+        max_length=300,
+        description="Token id → bias added to its logit (-100 bans the token, 100 forces it).",
+    )
+    response_format: ResponseFormat | None = Field(
+        None,
+        description="`text`, `json_object` (any JSON object) or `json_schema`: the reply is "
+        "constrained by a grammar built from the schema; a schema keyword the grammar cannot "
+        "enforce is refused (400).",
+    )
+    # Accepted and ignored: they change nothing in what this server produces.
+    user: str | None = Field(None, max_length=256, description="Accepted and ignored.")
+    safety_identifier: str | None = Field(None, max_length=256, description="Accepted and ignored.")
+    metadata: dict[str, str] | None = Field(None, description="Accepted and ignored.")
+    store: bool | None = Field(None, description="Accepted and ignored: nothing is stored.")
+    service_tier: str | None = Field(None, max_length=32, description="Accepted and ignored.")
+    prompt_cache_key: str | None = Field(
+        None, max_length=256, description="Accepted and ignored: prompt prefixes are reused anyway."
+    )
+    prompt_cache_retention: str | None = Field(
+        None, max_length=32, description="Accepted and ignored."
+    )
+    prompt_cache_options: dict[str, Any] | None = Field(None, description="Accepted and ignored.")
+    # Refused when they ask for something (REFUSED says why).
+    audio: None = refused("audio")
+    modalities: None = refused("modalities")
+    prediction: None = refused("prediction")
+    tools: None = refused("tools")
+    tool_choice: None = refused("tool_choice")
+    functions: None = refused("functions")
+    function_call: None = refused("function_call")
+    parallel_tool_calls: None = refused("parallel_tool_calls")
+    web_search_options: None = refused("web_search_options")
+    reasoning_effort: None = refused("reasoning_effort")
+    verbosity: None = refused("verbosity")
+    moderation: None = refused("moderation")
+
+    @field_validator(*REFUSED, mode="before")
+    @classmethod
+    def _refuse(cls, value: object, info: ValidationInfo) -> None:
+        reason, harmless = REFUSED[str(info.field_name)]
+        # `type(...) is`: 0 is not false, and 1.0 is not a value anyone meant here.
+        if value is not None and not (type(value) is type(harmless) and value == harmless):
+            raise PydanticCustomError("refused", reason)
+        return None
 
     @field_validator("stop")
     @classmethod
@@ -90,6 +159,13 @@ class ChatCompletionRequest(_Strict):
             raise ValueError("at most 8 stop strings")
         if any(not s or len(s) > 200 for s in strings):
             raise ValueError("stop strings must be 1 to 200 characters")
+        return value
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_needs_logprobs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and not info.data.get("logprobs"):
+            raise PydanticCustomError("logprobs", "top_logprobs needs logprobs: true")
         return value
 
     @property
@@ -108,6 +184,10 @@ class ChatCompletionRequest(_Strict):
             )
             if (value := getattr(self, name)) is not None
         }  # fmt: skip
+        if self.logit_bias:
+            overrides["logit_bias"] = tuple(
+                (int(token), float(bias)) for token, bias in sorted(self.logit_bias.items())
+            )
         summary = self.context_summary
         return ChatRequest(
             messages=tuple(Message(m.role, m.text) for m in self.messages),
@@ -123,7 +203,17 @@ class ChatCompletionRequest(_Strict):
                 if self.knowledge
                 else None
             ),
+            json_output=self._json_output(),
+            logprobs=(self.top_logprobs or 0) if self.logprobs else None,
         )
+
+    def _json_output(self) -> JsonOutput | None:
+        response_format = self.response_format
+        if isinstance(response_format, JsonObjectFormat):
+            return JsonOutput(schema=None)
+        if isinstance(response_format, JsonSchemaFormat):
+            return JsonOutput(schema=response_format.json_schema.json_schema)
+        return None
 
 
 _UNION_TAGS = {"str", "int", "float", "bool", "none"}

@@ -34,3 +34,13 @@ class KnowledgeUnavailable(ChatRefused):
 
 class NoSuchVectorStore(ChatRefused):
     """A vector store the request names does not exist."""
+
+
+class InvalidField(ChatRefused):
+    """A request field this model cannot honour (a JSON schema keyword the grammar cannot
+    enforce, a token id outside the vocabulary); `param` names it, `code` says which kind."""
+
+    def __init__(self, message: str, param: str, code: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code

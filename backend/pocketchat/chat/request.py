@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pocketchat.context.manager import ClientSummary
 from pocketchat.context.prompt import Message
@@ -31,6 +33,13 @@ class KnowledgeQuery:
 
 
 @dataclass(frozen=True)
+class JsonOutput:
+    """The reply is JSON: an object following `schema`, or any JSON object when it is None."""
+
+    schema: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     messages: tuple[Message, ...]
     sampling: SamplerConfig = DEFAULT_SAMPLING
@@ -39,3 +48,5 @@ class ChatRequest:
     context_overflow: str = "summarize"  # "summarize", "truncate" or "error"
     client_summary: ClientSummary | None = None
     knowledge: KnowledgeQuery | None = None
+    json_output: JsonOutput | None = None
+    logprobs: int | None = None  # report logprobs with this many alternatives; None: none

@@ -17,16 +17,19 @@ from typing import Any
 from pocketchat.chat import sources
 from pocketchat.chat.errors import (
     ContextTooLong,
+    InvalidField,
     KnowledgeUnavailable,
     NoSuchRun,
     ServerBusy,
     ShuttingDown,
 )
-from pocketchat.chat.request import ChatRequest
+from pocketchat.chat.request import ChatRequest, JsonOutput
 from pocketchat.context import manager
 from pocketchat.context.manager import ContextManager, Plan
 from pocketchat.context.prompt import Message
 from pocketchat.engine.engine import Engine, EngineStopped, PromptTooLong, QueueFull
+from pocketchat.engine.json_schema import UnsupportedSchema
+from pocketchat.engine.llama import LlamaError, json_grammar
 from pocketchat.engine.slots import Handle
 from pocketchat.engine.types import (
     Delta,
@@ -81,6 +84,10 @@ class ChatService:
         self._lock = threading.Lock()
 
     def start(self, request: ChatRequest) -> ChatRun:
+        self._check_logit_bias(request)
+        if request.json_output is not None:
+            grammar = self._grammar(request.json_output)
+            request = replace(request, sampling=replace(request.sampling, grammar=grammar))
         reply_budget = min(request.reply_limit or self.reply_budget, self.context.n_ctx)
         messages, passages = self._with_sources(request, reply_budget)
         try:
@@ -94,6 +101,29 @@ class ChatService:
         with self._lock:
             self._runs[run.id] = run
         return run
+
+    def _grammar(self, output: JsonOutput) -> str:
+        """The grammar of the reply, checked here so that a bad schema is a refusal, not a
+        failure in the middle of a stream."""
+        param = "response_format.json_schema.schema"
+        try:
+            grammar = json_grammar(output.schema)
+            self.engine.model.check_grammar(grammar)
+        except UnsupportedSchema as error:
+            self.metrics.requests.labels(outcome="rejected").inc()
+            raise InvalidField(str(error), param, "unsupported_schema") from None
+        except LlamaError as error:
+            self.metrics.requests.labels(outcome="rejected").inc()
+            raise InvalidField(str(error), param, "unsupported_schema") from None
+        return grammar
+
+    def _check_logit_bias(self, request: ChatRequest) -> None:
+        n_vocab = self.engine.model.n_vocab
+        for token, _ in request.sampling.logit_bias:
+            if not 0 <= token < n_vocab:
+                self.metrics.requests.labels(outcome="rejected").inc()
+                message = f"logit_bias: token {token} is not in the vocabulary (0..{n_vocab - 1})"
+                raise InvalidField(message, "logit_bias", "invalid_token")
 
     def _with_sources(
         self, request: ChatRequest, reply_budget: int
@@ -268,7 +298,7 @@ class ChatRun:
         max_tokens = min(self.reply_budget, self.service.context.n_ctx - len(tokens))
         return self.service.submit(
             GenerationRequest(self.id, tuple(tokens), max(1, max_tokens), self.request.sampling,
-                              self.request.stop)
+                              self.request.stop, logprobs=self.request.logprobs)
         )  # fmt: skip
 
     def _submit_summary(self, previous: str | None, index: int) -> Handle:

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from pocketchat.engine.llama import Batch, Context, LlamaModel, Sampler
+from pocketchat.engine.llama import Batch, Context, LlamaError, LlamaModel, Sampler
 from pocketchat.engine.placement import pick_slot, slot_beside_busy
 from pocketchat.engine.slots import Handle, Slot, common_prefix_length
 from pocketchat.engine.types import (
@@ -24,6 +24,8 @@ from pocketchat.engine.types import (
     Queued,
     Started,
     Timings,
+    TokenChoice,
+    TokenLogprob,
 )
 
 log = logging.getLogger(__name__)
@@ -234,12 +236,16 @@ class Engine:
             if not free:
                 break
             handle = self._waiting.popleft()
+            try:
+                sampler = Sampler(self.model, handle.request.sampling)
+            except LlamaError as error:  # a grammar llama.cpp cannot parse
+                handle.emit(Failed(str(error), "invalid_grammar"))
+                continue
             prompt = handle.request.prompt_tokens
             slot = self._beside_busy_slots(pick_slot(free, prompt), free, prompt)
             # At least the last prompt token is decoded again: its logits give the first token.
             reused = min(common_prefix_length(slot.cached, prompt), len(prompt) - 1)
             self.context.forget(slot.seq, reused)
-            sampler = Sampler(self.model, handle.request.sampling)
             for token in prompt[-PENALTY_HISTORY:]:
                 sampler.accept(token)
             slot.assign(handle, reused, sampler)
@@ -326,6 +332,7 @@ class Engine:
                 del slot.pending[: len(entry.tokens)]
             if entry.logits_index is not None and slot.sampler is not None:
                 token = slot.sampler.sample(self.context, entry.logits_index)
+                self._note_logprob(slot, entry.logits_index, token)
                 self._on_token(slot, token)
 
     def _undo(self, entries: list[_Entry], status: int) -> None:
@@ -343,6 +350,27 @@ class Engine:
                 slot.cached = slot.cached[: entry.start_pos]
                 slot.release()
 
+    def _note_logprob(self, slot: Slot, batch_index: int, token: int) -> None:
+        handle, sampler = slot.handle, slot.sampler
+        assert handle is not None and sampler is not None
+        top = handle.request.logprobs
+        if top is None or self.model.is_end_of_generation(token):
+            return
+        logprob, best = sampler.logprobs(self.context, batch_index, token, top)
+        slot.unsent_logprobs.append(
+            TokenLogprob(
+                self._token_choice(token, logprob), tuple(self._token_choice(t, p) for t, p in best)
+            )
+        )
+
+    def _token_choice(self, token: int, logprob: float) -> TokenChoice:
+        raw = self.model.token_bytes(token)
+        return TokenChoice(raw.decode("utf-8", errors="replace"), raw, logprob)
+
+    def _delta(self, slot: Slot, text: str) -> Delta:
+        logprobs, slot.unsent_logprobs = tuple(slot.unsent_logprobs), []
+        return Delta(text, logprobs)
+
     def _on_token(self, slot: Slot, token: int) -> None:
         if slot.first_token_at is None:
             slot.first_token_at = time.monotonic()
@@ -353,7 +381,7 @@ class Engine:
             return
         slot.completion.append(token)
         if text := stream.feed(self.model.token_bytes(token)):
-            handle.emit(Delta(text))
+            handle.emit(self._delta(slot, text))
         if stream.stopped:
             self._finish(slot, "stop")
         elif (
@@ -368,7 +396,7 @@ class Engine:
         handle, stream = slot.handle, slot.stream
         assert handle is not None and stream is not None
         if reason != "cancelled" and (tail := stream.finish()):
-            handle.emit(Delta(tail))
+            handle.emit(self._delta(slot, tail))
         now = time.monotonic()
         first = slot.first_token_at
         prompt_tokens = len(handle.request.prompt_tokens)
@@ -389,6 +417,7 @@ class Engine:
                 completion_tokens=len(slot.completion),
                 timings=timings,
                 completion_token_ids=tuple(slot.completion),
+                logprobs=tuple(slot.unsent_logprobs),
             )
         )
         slot.release()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pocketchat.engine.detok import TextStream
 from pocketchat.engine.llama import Sampler
-from pocketchat.engine.types import Event, GenerationRequest
+from pocketchat.engine.types import Event, GenerationRequest, TokenLogprob
 
 
 class Handle:
@@ -62,6 +62,7 @@ class Slot:
     sampler: Sampler | None = None
     stream: TextStream | None = None
     completion: list[int] = field(default_factory=list)
+    unsent_logprobs: list[TokenLogprob] = field(default_factory=list)  # not yet in a Delta
     reused_tokens: int = 0
     started_at: float = 0.0
     first_token_at: float | None = None
@@ -79,6 +80,7 @@ class Slot:
         self.sampler = sampler
         self.stream = TextStream(handle.request.stop)
         self.completion = []
+        self.unsent_logprobs = []
         self.reused_tokens = reused
         self.started_at = time.monotonic()
         self.first_token_at = None

@@ -17,6 +17,10 @@ class SamplerConfig:
     frequency_penalty: float
     presence_penalty: float
     seed: int | None
+    # A GBNF grammar the reply must follow (structured output); its root rule is `root`.
+    grammar: str | None = None
+    # (token, bias) pairs added to the logits before anything else: -100 bans, +100 forces.
+    logit_bias: tuple[tuple[int, float], ...] = ()
 
     @classmethod
     def greedy(cls, **changes: Any) -> SamplerConfig:
@@ -42,6 +46,9 @@ class GenerationRequest:
     max_tokens: int
     sampling: SamplerConfig
     stop: tuple[str, ...] = ()
+    # Report each reply token's log-probability and this many most likely alternatives
+    # (None: report nothing).
+    logprobs: int | None = None
     # Internal work (summaries) is not counted in the request metrics.
     internal: bool = False
 
@@ -57,8 +64,26 @@ class Started:
 
 
 @dataclass(frozen=True)
+class TokenChoice:
+    """A token and its log-probability under the model (before sampling's adjustments)."""
+
+    text: str
+    token_bytes: bytes
+    logprob: float
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    chosen: TokenChoice
+    top: tuple[TokenChoice, ...]
+
+
+@dataclass(frozen=True)
 class Delta:
     text: str
+    # The tokens this text came from, when the request asked for logprobs; a token whose text
+    # is held back (a possible stop string, a split character) comes with a later delta.
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +118,8 @@ class Finished:
     completion_tokens: int
     timings: Timings
     completion_token_ids: tuple[int, ...] = field(default=(), repr=False)
+    # Logprobs of tokens no delta carried (held back, then cut by a stop string).
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)

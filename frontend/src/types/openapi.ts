@@ -1849,6 +1849,18 @@ export interface components {
              */
             knowledge?: components["schemas"]["KnowledgeOptions"] | null;
             /**
+             * Logprobs
+             * @description Return each reply token's log-probability in `choices[].logprobs`.
+             * @default null
+             */
+            logprobs?: boolean | null;
+            /**
+             * Top Logprobs
+             * @description With `logprobs`, this many most likely alternatives.
+             * @default null
+             */
+            top_logprobs?: number | null;
+            /**
              * Logit Bias
              * @description Token id → bias added to its logit (-100 bans the token, 100 forces it).
              * @default null
@@ -1965,18 +1977,6 @@ export interface components {
              */
             parallel_tool_calls?: null;
             /**
-             * Logprobs
-             * @description Refused (400) unless null or false: logprobs are not supported yet.
-             * @default null
-             */
-            logprobs?: null | false;
-            /**
-             * Top Logprobs
-             * @description Refused (400) unless null: logprobs are not supported yet.
-             * @default null
-             */
-            top_logprobs?: null;
-            /**
              * Web Search Options
              * @description Refused (400) unless null: web search is not supported.
              * @default null
@@ -2026,6 +2026,21 @@ export interface components {
              * @enum {string}
              */
             finish_reason: "stop" | "length";
+            /** @default null */
+            logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
+        };
+        /**
+         * ChoiceLogprobs
+         * @description OpenAI's `choices[].logprobs`: one entry per reply token, natural-log probabilities.
+         */
+        ChoiceLogprobs: {
+            /** Content */
+            content: components["schemas"]["TokenLogprob"][] | null;
+            /**
+             * Refusal
+             * @default null
+             */
+            refusal?: components["schemas"]["TokenLogprob"][] | null;
         };
         /** ChunkChoice */
         ChunkChoice: {
@@ -2034,6 +2049,8 @@ export interface components {
             delta: components["schemas"]["ChunkDelta"];
             /** Finish Reason */
             finish_reason: ("stop" | "length") | null;
+            /** @default null */
+            logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
         };
         /** ChunkDelta */
         ChunkDelta: {
@@ -2579,6 +2596,26 @@ export interface components {
             decode_ms: number;
             /** Decode Tokens Per Second */
             decode_tokens_per_second: number;
+        };
+        /** TokenLogprob */
+        TokenLogprob: {
+            /** Token */
+            token: string;
+            /** Logprob */
+            logprob: number;
+            /** Bytes */
+            bytes: number[] | null;
+            /** Top Logprobs */
+            top_logprobs: components["schemas"]["TopLogprob"][];
+        };
+        /** TopLogprob */
+        TopLogprob: {
+            /** Token */
+            token: string;
+            /** Logprob */
+            logprob: number;
+            /** Bytes */
+            bytes: number[] | null;
         };
         /** Usage */
         Usage: {
