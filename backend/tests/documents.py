@@ -10,6 +10,8 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+from pypdf import PdfWriter
+
 POLICY_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>差旅政策</title>
 <style>body { font-family: "Noto Sans CJK SC", sans-serif; width: 16cm }
 .page { page-break-before: always }</style></head><body>
@@ -131,3 +133,17 @@ BILLION_LAUGHS = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
     '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
 )
+
+
+def rewritten_pdf(
+    pdf: bytes, *, encrypt: tuple[str, str] | None = None, blank_pages: int = 0
+) -> bytes:
+    """The PDF written again by pypdf: encrypted (user, owner password) or padded."""
+    writer = PdfWriter(clone_from=io.BytesIO(pdf))
+    for _ in range(blank_pages):
+        writer.add_blank_page(width=200, height=200)
+    if encrypt:
+        writer.encrypt(encrypt[0], encrypt[1], algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

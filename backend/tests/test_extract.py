@@ -19,11 +19,11 @@ from documents import (
     make_docx,
     paragraph,
     print_pdf,
+    rewritten_pdf,
     zip_bomb_docx,
 )
 from pocketchat.knowledge.chunking import chunk_document, document_text
 from pocketchat.knowledge.extract import Document, UnreadableDocument, extract
-from pypdf import PdfWriter
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,7 @@ class Pdfs:
     image_only: bytes
 
     def rewritten(self, encrypt: tuple[str, str] | None = None, blank_pages: int = 0) -> bytes:
-        """The policy PDF written again by pypdf: encrypted (user, owner password) or padded."""
-        writer = PdfWriter(clone_from=io.BytesIO(self.policy))
-        for _ in range(blank_pages):
-            writer.add_blank_page(width=200, height=200)
-        if encrypt:
-            writer.encrypt(encrypt[0], encrypt[1], algorithm="RC4-128")
-        out = io.BytesIO()
-        writer.write(out)
-        return out.getvalue()
+        return rewritten_pdf(self.policy, encrypt=encrypt, blank_pages=blank_pages)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ on (indexing and chat) afterwards."""
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,21 +20,13 @@ from documents import (
     make_docx,
     paragraph,
     print_pdf,
+    rewritten_pdf,
     zip_bomb_docx,
 )
-from pypdf import PdfWriter
 
 pytestmark = pytest.mark.reliability
 
 MAX_UPLOAD = 3_000_000
-
-
-def encrypted(pdf: bytes) -> bytes:
-    writer = PdfWriter(clone_from=io.BytesIO(pdf))
-    writer.encrypt("user-secret", "owner-secret", algorithm="RC4-128")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +36,7 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return {
         "policy": policy,
         "scan": print_pdf(IMAGE_ONLY_HTML, folder, "scan"),
-        "encrypted": encrypted(policy),
+        "encrypted": rewritten_pdf(policy, encrypt=("user-secret", "owner-secret")),
         "truncated": policy[: len(policy) // 3],
     }
 

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp.llama_cpp as llama
-
-BATCH_TOKENS = 512
-MAX_SEQUENCES = 64
+from pocketchat.engine.embedder import DEFAULT_BATCH_TOKENS as BATCH_TOKENS
+from pocketchat.engine.embedder import MAX_SEQUENCES, batch_spans
 
 
 def tokenize(vocab: llama.llama_vocab_p, text: str) -> list[int]:
@@ -35,16 +34,9 @@ def embed_all(
 ) -> list[list[float]]:
     memory = llama.llama_get_memory(ctx)
     vectors: list[list[float]] = []
-    start = 0
-    while start < len(token_lists):
-        end, used = start, 0
-        while (
-            end < len(token_lists)
-            and end - start < MAX_SEQUENCES
-            and used + len(token_lists[end]) <= BATCH_TOKENS
-        ):
-            used += len(token_lists[end])
-            end += 1
+    # The product's own packing rule, so both sides decode the same batches.
+    lengths = [len(tokens) for tokens in token_lists]
+    for start, end in batch_spans(lengths, max_sequences=MAX_SEQUENCES, max_tokens=BATCH_TOKENS):
         batch.n_tokens = 0
         for seq, tokens in enumerate(token_lists[start:end]):
             for pos, token in enumerate(tokens):
@@ -61,7 +53,6 @@ def embed_all(
         for seq in range(end - start):
             pointer = llama.llama_get_embeddings_seq(ctx, seq)
             vectors.append(pointer[:dims])
-        start = end
     return vectors
 
 

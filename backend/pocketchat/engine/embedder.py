@@ -116,18 +116,13 @@ class Embedder:
         with self._lock:
             if self._context is None:
                 raise RuntimeError("the embedder is closed")
-            start = 0
-            while start < len(token_lists):
-                end, used = start, 0
-                while (
-                    end < len(token_lists)
-                    and end - start < MAX_SEQUENCES
-                    and used + len(token_lists[end]) <= self._n_tokens
-                ):
-                    used += len(token_lists[end])
-                    end += 1
+            spans = batch_spans(
+                [len(tokens) for tokens in token_lists],
+                max_sequences=MAX_SEQUENCES,
+                max_tokens=self._n_tokens,
+            )
+            for start, end in spans:
                 vectors += self._embed_batch(token_lists[start:end])
-                start = end
         prompt_tokens = sum(len(tokens) for tokens in token_lists)
         return Embedded(normalized(vectors), prompt_tokens, truncated)
 
@@ -146,6 +141,26 @@ class Embedder:
                 self._context = None
                 self._batch.close()
                 self.model.close()
+
+
+def batch_spans(
+    lengths: Sequence[int], *, max_sequences: int, max_tokens: int
+) -> list[tuple[int, int]]:
+    """Texts (by token count) packed in order into decode calls of at most `max_sequences`
+    texts and `max_tokens` tokens: the [start, end) of each. A text is never over
+    `max_tokens` (the caller cuts it), so every call holds at least one."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(lengths):
+        end, used = start, 0
+        while (
+            end < len(lengths) and end - start < max_sequences and used + lengths[end] <= max_tokens
+        ):
+            used += lengths[end]
+            end += 1
+        spans.append((start, end))
+        start = end
+    return spans
 
 
 def normalized(vectors: list[list[float]]) -> list[list[float]]:

@@ -135,15 +135,16 @@ class KnowledgeBase:
             self.store.get_vector_store(store_id)  # NotFound names the missing one
         if not query.strip():
             return []
-        vector = self.embedder.embed_query(query)
         if self._embedder_knows(query):
+            vector = self.embedder.embed_query(query)
             return hybrid_search(self.store, store_ids, query, vector, limit)
         # Measured on the recall set: MiniLM's rankings of Chinese passages are close to noise
         # (recall@1 0.11), and fused with BM25 they pulled its 0.63 down to 0.20. So the words
-        # rank first, and the vectors only fill the places the words leave empty.
+        # rank first, and the vectors (embedded only then) fill the places they leave empty.
         hits = hybrid_search(self.store, store_ids, query, None, limit, mode="lexical")
         if len(hits) < limit:
             found = {hit.chunk_id for hit in hits}
+            vector = self.embedder.embed_query(query)
             nearest = hybrid_search(self.store, store_ids, query, vector, limit, mode="vector")
             hits += [hit for hit in nearest if hit.chunk_id not in found][: limit - len(hits)]
         return hits
