@@ -119,7 +119,7 @@ def test_clients_vanishing_at_random_points(
     stream_chat(server.url, greedy)  # warm-up: the memory baseline includes a served request
     process = psutil.Process()
     rss_before = process.memory_info().rss
-    threads_before = threading.active_count()
+    threads_before = set(threading.enumerate())
 
     rng = random.Random(8)
     gone: list[Vanished] = []
@@ -160,7 +160,9 @@ def test_clients_vanishing_at_random_points(
     assert server.metric("pocketchat_requests_total", outcome="cancelled") == CLIENTS
     assert (engine.busy_slots, engine.queue_depth, len(service._runs)) == (0, 0, 0)
     time.sleep(0.2)
-    assert threading.active_count() == threads_before
+    # No thread started meanwhile is left (a count also moved when an earlier test's server
+    # threads ended during this one: seen once in a clean-clone run).
+    assert set(threading.enumerate()) - threads_before == set()
     rss_growth = (process.memory_info().rss - rss_before) / rss_before
     assert rss_growth < 0.05
     # The slots' caches hold exactly the tokens the engine noted, and the next request is served.
