@@ -2,16 +2,19 @@
 // same origin, so every URL the app uses is relative.
 import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'vitest/config'
+import { katexWoff2Only, serviceWorker } from './vite.plugins'
 
 const backend = 'http://127.0.0.1:8000'
 
 export default defineConfig({
-  plugins: [vue()],
+  plugins: [vue(), katexWoff2Only(), serviceWorker()],
   base: './',
   build: {
     outDir: 'dist',
     emptyOutDir: true,
     chunkSizeWarningLimit: 400,
+    // Never a data: URL: the CSP allows fonts only from the page's own origin.
+    assetsInlineLimit: 0,
   },
   server: {
     host: '127.0.0.1',
@@ -26,5 +29,6 @@ export default defineConfig({
   test: {
     include: ['src/**/__tests__/**/*.spec.ts'],
     environment: 'node',
+    benchmark: { include: ['src/**/__tests__/**/*.bench.ts'] },
   },
 })

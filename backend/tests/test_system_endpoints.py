@@ -87,3 +87,36 @@ def test_the_web_app_is_served_at_root(
     # The app's own routes fall back to index.html; missing files are 404.
     assert "pocketchat" in requests.get(server.url + "/chat/123", timeout=10).text
     assert requests.get(server.url + "/assets/missing.js", timeout=10).status_code == 404
+
+
+def test_the_installable_app_files_are_served_for_a_browser_to_use(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    # A browser installs the app only from a manifest of its own type, and registers a service
+    # worker only from a JavaScript file that the CSP lets run as a worker.
+    (tmp_path / "index.html").write_text("<!doctype html><title>pocketchat</title>")
+    (tmp_path / "manifest.webmanifest").write_text('{"name": "pocketchat"}')
+    (tmp_path / "sw.js").write_text("self.addEventListener('fetch', () => {})")
+    app = build_app(tiny_model, static_dir=tmp_path)
+    manifest = app.test_client().get("/manifest.webmanifest")
+    worker = app.test_client().get("/sw.js")
+    for response in (manifest, worker):
+        response.close()  # a file is sent from an open file
+    loader_of(app).shutdown()
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in worker.headers["Content-Security-Policy"].split(";")
+    )
+    # worker-src falls back to script-src, manifest-src to default-src.
+    allowed = (
+        policy.get("worker-src", policy["script-src"]),
+        policy.get("manifest-src", policy["default-src"]),
+    )
+    javascript = worker.mimetype in {"text/javascript", "application/javascript"}
+    assert (manifest.mimetype, javascript, allowed) == (
+        "application/manifest+json",
+        True,
+        ("'self'", "'self'"),
+    )
+    # A new version of the worker is found at the next page load, not a day later.
+    assert "max-age=31536000" not in worker.headers.get("Cache-Control", "")

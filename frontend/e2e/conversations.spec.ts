@@ -46,7 +46,7 @@ test('create, switch, rename, export and delete conversations', async ({ page })
   const exported = JSON.parse(await readFile(await (await jsonDownload).path(), 'utf8'))
   expect(exported).toMatchObject({
     format: 'pocketchat.conversation',
-    version: 1,
+    version: 2,
     conversation: {
       title: 'Renamed alpha',
       messages: [{ role: 'user', content: 'Alpha question' }, { role: 'assistant' }],

@@ -93,3 +93,28 @@ const screenshotDir = path.resolve(
 export function shot(page: Page, name: string): Promise<Buffer> {
   return page.screenshot({ path: path.join(screenshotDir, `${name}.png`), animations: 'disabled' })
 }
+
+/** Import a conversation (a version 1 file: user and assistant take turns), as a person would. */
+export async function importConversation(
+  page: Page,
+  title: string,
+  contents: string[],
+): Promise<void> {
+  const messages = contents.map((content, index) => ({
+    role: index % 2 === 0 ? 'user' : 'assistant',
+    content,
+  }))
+  await page.getByTestId('import-input').setInputFiles({
+    name: 'conversation.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from(
+      JSON.stringify({
+        format: 'pocketchat.conversation',
+        version: 1,
+        conversation: { title, messages },
+      }),
+    ),
+  })
+  await expect(page.getByTestId('import-notice')).toContainText(title)
+  await page.getByTestId('import-notice').getByRole('button').click()
+}

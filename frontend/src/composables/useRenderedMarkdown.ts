@@ -1,8 +1,10 @@
 // Sanitized HTML for a message that may still be streaming. While it streams, rendering is
 // incremental (streamingMarkdown.ts) and paced by its own cost, so that a long reply on a slow
-// machine still leaves the page time to scroll and to take a click on Stop.
+// machine still leaves the page time to scroll and to take a click on Stop. The first formula
+// starts loading KaTeX; once it has loaded, the message is rendered again.
 import { onScopeDispose, ref, watch, type Ref } from 'vue'
 import { renderMarkdown } from '../services/markdown'
+import { mathLoading } from '../services/mathRenderer'
 import { createStreamingRenderer } from '../services/streamingMarkdown'
 
 export function useRenderedMarkdown(options: {
@@ -17,6 +19,8 @@ export function useRenderedMarkdown(options: {
   let timer: ReturnType<typeof setTimeout> | undefined
   let lastCostMs = 0
   let lastRenderAt = 0
+  let waitingForMath = false
+  let disposed = false
   const citations = () => options.citations?.value ?? 0
 
   function render(): void {
@@ -30,6 +34,15 @@ export function useRenderedMarkdown(options: {
         })
     lastRenderAt = performance.now()
     lastCostMs = lastRenderAt - started
+    const loading = mathLoading()
+    if (loading && !waitingForMath) {
+      waitingForMath = true
+      // A failed load leaves the TeX as it was written: nothing to render again.
+      loading.then(
+        () => disposed || render(),
+        () => undefined,
+      )
+    }
   }
 
   watch(
@@ -48,6 +61,9 @@ export function useRenderedMarkdown(options: {
     },
     { immediate: true },
   )
-  onScopeDispose(() => clearTimeout(timer))
+  onScopeDispose(() => {
+    disposed = true
+    clearTimeout(timer)
+  })
   return html
 }

@@ -7,6 +7,12 @@ export const en = {
   openSidebar: 'Show conversations',
   closeSidebar: 'Hide conversations',
   noConversations: 'No conversations yet',
+  searchPlaceholder: 'Search conversations',
+  clearSearch: 'Clear search',
+  searching: 'Searching…',
+  noMatches: 'No conversation mentions “{query}”.',
+  moreMatches:
+    '{n} more conversation matches; type more to narrow it down.|{n} more conversations match; type more to narrow them down.',
   untitled: 'Untitled',
   rename: 'Rename',
   delete: 'Delete',
@@ -45,6 +51,9 @@ export const en = {
   saveAndSend: 'Save & send',
   cancel: 'Cancel',
   regenerate: 'Regenerate',
+  previousVersion: 'Previous version',
+  nextVersion: 'Next version',
+  versionOf: 'Version {n} of {count}',
   stopped: 'Stopped',
   cutOff: 'Reached the token limit',
   connecting: 'Connecting…',
@@ -74,6 +83,12 @@ export const en = {
   serverLoading: 'Model loading…',
   serverDown: 'Server unreachable',
   serverFailed: 'Model failed to load',
+  offlineNotice:
+    'You are offline. Your conversations are still here to read; new replies need the server.',
+  serverDownNotice:
+    'Cannot reach the server. Your conversations are still here to read; new replies need the server.',
+  updateReady: 'A new version of pocketchat is ready.',
+  reload: 'Reload',
 
   settings: 'Settings',
   systemPrompt: 'System prompt',

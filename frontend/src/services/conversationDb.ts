@@ -1,12 +1,22 @@
 // Conversations in IndexedDB (database "pocketchat", store "conversations"), one record each with
 // its full messages. Values are plain JSON copies: Vue's reactive proxies cannot be cloned.
+// Records are read through `readConversation`, which also reads those stored before message
+// versions existed (no `parentId`, no `currentId`): they open unchanged, and are written in the
+// new shape the next time they are saved.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import { linkMessages, type StoredMessage } from '../lib/messageTree'
 import type { Conversation, ConversationMeta, SaveFailure } from '../types/chat'
+
+/** A record as any version of the app wrote it. */
+type StoredConversation = Omit<Conversation, 'messages' | 'currentId'> & {
+  messages?: unknown
+  currentId?: unknown
+}
 
 interface PocketchatDb extends DBSchema {
   conversations: {
     key: string
-    value: Conversation
+    value: StoredConversation
     indexes: { updatedAt: number }
   }
 }
@@ -50,7 +60,35 @@ export async function listConversations(): Promise<ConversationMeta[]> {
 }
 
 export async function loadConversation(id: string): Promise<Conversation | undefined> {
-  return (await db()).get('conversations', id)
+  const record = await (await db()).get('conversations', id)
+  return record && readConversation(record)
+}
+
+/** Every stored conversation, in no particular order (for the search index). */
+export async function loadAllConversations(): Promise<Conversation[]> {
+  return (await (await db()).getAll('conversations')).map(readConversation)
+}
+
+function readConversation(record: StoredConversation): Conversation {
+  const stored = Array.isArray(record.messages) ? (record.messages as unknown[]) : []
+  return {
+    ...record,
+    title: typeof record.title === 'string' ? record.title : '',
+    contextSummary: record.contextSummary ?? null,
+    ...linkMessages(stored.filter(isMessage), record.currentId),
+  }
+}
+
+/** The least a message needs to be shown; no version of the app stored anything less. */
+function isMessage(value: unknown): value is StoredMessage {
+  const message = value as Partial<StoredMessage> | null
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof message.id === 'string' &&
+    (message.role === 'user' || message.role === 'assistant') &&
+    typeof message.content === 'string'
+  )
 }
 
 const plainCopy = (conversation: Conversation) =>

@@ -1,11 +1,16 @@
-// A conversation as a file: Markdown to read, JSON to import again (see conversationImport.ts).
+// A conversation as a file: Markdown to read (the version on screen), JSON to import again
+// (every version; see conversationImport.ts, which also reads version 1 files, written before
+// message versions existed: a plain list of messages).
+import { activePath } from '../lib/messageTree'
 import type { Source } from '../types/api'
 import type { ChatMessage, Conversation } from '../types/chat'
 
 export const EXPORT_FORMAT = 'pocketchat.conversation'
-export const EXPORT_VERSION = 1
+export const EXPORT_VERSION = 2
 
 export interface ExportedMessage {
+  id: string
+  parentId: string | null
   role: ChatMessage['role']
   content: string
   createdAt: number
@@ -22,6 +27,7 @@ export interface ConversationFile {
     createdAt: number
     updatedAt: number
     messages: ExportedMessage[]
+    currentId: string | null
     contextSummary: Conversation['contextSummary']
   }
 }
@@ -35,13 +41,21 @@ export function conversationToJson(conversation: Conversation): string {
       title: conversation.title,
       createdAt: conversation.createdAt,
       updatedAt: conversation.updatedAt,
-      messages: conversation.messages.map(({ role, content, createdAt, status, sources }) => ({
-        role,
-        content,
-        createdAt,
-        ...(status && status !== 'done' ? { status } : {}),
-        ...(sources ? { sources } : {}),
-      })),
+      messages: conversation.messages.map(
+        ({ id, parentId, role, content, createdAt, status, sources }) => ({
+          id,
+          parentId,
+          role,
+          content,
+          createdAt,
+          // A reply still streaming is exported as what it is in the file: cut off.
+          ...(status && status !== 'done'
+            ? { status: status === 'streaming' ? 'stopped' : status }
+            : {}),
+          ...(sources ? { sources } : {}),
+        }),
+      ),
+      currentId: conversation.currentId,
       contextSummary: conversation.contextSummary,
     },
   }
@@ -53,7 +67,7 @@ export function conversationToMarkdown(
   labels: { user: string; assistant: string; sources: string },
 ): string {
   const parts = [`# ${conversation.title}`]
-  for (const message of conversation.messages) {
+  for (const message of activePath(conversation)) {
     parts.push(`## ${message.role === 'user' ? labels.user : labels.assistant}`, message.content)
     if (message.sources?.length) {
       parts.push(`**${labels.sources}**\n\n${message.sources.map(sourceLine).join('\n')}`)

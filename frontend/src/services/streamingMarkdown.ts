@@ -3,6 +3,7 @@
 // blocks at blank lines outside code fences: finished blocks keep their HTML, only the last one
 // is rendered again. Once the reply ends, the whole text is rendered in one piece.
 import { renderMarkdown } from './markdown'
+import { mathReady } from './mathRenderer'
 
 const FENCE = /^ {0,3}(```|~~~)/
 
@@ -40,7 +41,8 @@ export function createStreamingRenderer(): StreamingRenderer {
 
   return {
     render(source, copyLabel, citations = 0) {
-      const label = `${copyLabel}\u0000${citations}`
+      // Blocks rendered before KaTeX loaded show their formulas as TeX: render them again.
+      const label = `${copyLabel}\u0000${citations}\u0000${mathReady()}`
       if (label !== cachedLabel) {
         cachedBlocks = []
         cachedLabel = label

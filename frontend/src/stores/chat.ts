@@ -1,12 +1,14 @@
-// Generating replies: send, stop, regenerate, edit-and-resend. Deltas reach the message at most
-// once per animation frame; the conversation is stored when a reply starts, about once a second
-// while it streams (a reload keeps what had arrived) and when it ends, however it ends. A save
-// never throws: the conversations store reports a failed one, so the reply goes on regardless.
+// Generating replies: send, stop, regenerate, edit-and-resend (the last two add a version and
+// keep the earlier ones). Deltas reach the message at most once per animation frame; the
+// conversation is stored when a reply starts, about once a second while it streams (a reload
+// keeps what had arrived) and when it ends, however it ends. A save never throws: the
+// conversations store reports a failed one, so the reply goes on regardless.
 // A conversation with documents first waits for the ones still indexing, then sends `knowledge`.
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { createFrameBatcher } from '../lib/frameBatcher'
 import { createId } from '../lib/ids'
+import { activePath } from '../lib/messageTree'
 import { createThrottledTask } from '../lib/throttledTask'
 import { cancelChatCompletion, streamChatCompletion } from '../services/chatCompletions'
 import { isAbortError } from '../services/http'
@@ -15,7 +17,7 @@ import type { ChatMessage, Conversation } from '../types/chat'
 import { useAttachmentsStore } from './attachments'
 import { buildRequest, describeFailure, replyContextNote, replyStats } from './chatReply'
 import { useCollectionsStore } from './collections'
-import { useConversationsStore } from './conversations'
+import { forgetStaleSummary, useConversationsStore } from './conversations'
 import { useServerStore } from './server'
 import { useSettingsStore } from './settings'
 
@@ -77,27 +79,39 @@ export const useChatStore = defineStore('chat', () => {
   async function send(text: string): Promise<void> {
     const conversation = conversations.active
     if (!conversation || isGenerating.value || !text.trim()) return
-    conversation.messages.push(newMessage('user', text))
+    append(conversation, newMessage('user', text, conversation.currentId))
     await generate(conversation)
   }
 
+  /** A new version of the last reply; the earlier ones stay, one click away. */
   async function regenerate(): Promise<void> {
     const conversation = conversations.active
     if (!conversation || isGenerating.value) return
-    const lastUser = conversation.messages.findLastIndex((message) => message.role === 'user')
-    if (lastUser === -1) return
-    truncate(conversation, lastUser + 1)
+    const path = activePath(conversation)
+    const lastUser = path.findLastIndex((message) => message.role === 'user')
+    const question = path[lastUser]
+    if (!question) return
+    // A reply without a word (failed, or stopped at once) is no version worth keeping: Retry
+    // replaces it.
+    const reply = path[lastUser + 1]
+    if (reply && reply.content === '') {
+      conversation.messages.splice(conversation.messages.indexOf(reply), 1)
+    }
+    conversation.currentId = question.id
+    forgetStaleSummary(conversation, lastUser + 1)
     await generate(conversation)
   }
 
+  /** The edited text as a new version of the question, answered anew; the old branch stays. */
   async function editAndResend(messageId: string, text: string): Promise<void> {
     const conversation = conversations.active
     if (!conversation || isGenerating.value || !text.trim()) return
-    const index = conversation.messages.findIndex((message) => message.id === messageId)
-    const message = conversation.messages[index]
+    const path = activePath(conversation)
+    const index = path.findIndex((message) => message.id === messageId)
+    const message = path[index]
     if (!message || message.role !== 'user') return
-    message.content = text
-    truncate(conversation, index + 1)
+    append(conversation, newMessage('user', text, message.parentId))
+    forgetStaleSummary(conversation, index)
     await generate(conversation)
   }
 
@@ -111,24 +125,24 @@ export const useChatStore = defineStore('chat', () => {
     }
   }
 
-  function truncate(conversation: Conversation, keep: number): void {
-    conversation.messages.splice(keep)
-    // The stored summary stands for messages that may just have changed; the server checks its
-    // hash anyway, but a summary longer than the conversation is surely stale.
-    if (conversation.contextSummary && conversation.contextSummary.covers >= keep) {
-      conversation.contextSummary = null
-    }
+  /** Add a message after the current one and make it current; returns its reactive proxy. */
+  function append(conversation: Conversation, message: ChatMessage): ChatMessage {
+    conversation.messages.push(message)
+    conversation.currentId = message.id
+    return conversation.messages[conversation.messages.length - 1] as ChatMessage
   }
 
   async function generate(conversation: Conversation): Promise<void> {
     const request = buildRequest(conversation, settings.generation, settings.effectiveSystemPrompt)
-    conversation.messages.push(newMessage('assistant', '', 'streaming'))
+    // The reactive proxy of the reply: writes through it update the view.
+    const message = append(
+      conversation,
+      newMessage('assistant', '', conversation.currentId, 'streaming'),
+    )
     const saver = createThrottledTask(() => conversations.save(conversation), {
       intervalMs: SAVE_WHILE_STREAMING_MS,
     })
     await saver.run()
-    // The reactive proxy of the message just pushed: writes through it update the view.
-    const message = conversation.messages[conversation.messages.length - 1] as ChatMessage
     const reply: RunningReply = {
       messageId: message.id,
       controller: new AbortController(),
@@ -209,7 +223,8 @@ function aborted(signal: AbortSignal): Promise<never> {
 function newMessage(
   role: ChatMessage['role'],
   content: string,
+  parentId: string | null,
   status: ChatMessage['status'] = 'done',
 ): ChatMessage {
-  return { id: createId(), role, content, createdAt: Date.now(), status }
+  return { id: createId(), parentId, role, content, createdAt: Date.now(), status }
 }

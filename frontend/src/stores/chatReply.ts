@@ -1,5 +1,6 @@
 // Pure helpers of the chat store: the request for a conversation, and what a finished or failed
 // reply says (stats, context note, error), in the app's own terms.
+import { activePath } from '../lib/messageTree'
 import { ApiError } from '../services/http'
 import type { ChatCompletionResult } from '../services/chatCompletions'
 import type { ChatCompletionRequest, ContextReport } from '../types/api'
@@ -11,8 +12,9 @@ export function buildRequest(
   settings: GenerationSettings,
   systemPrompt: string,
 ): ChatCompletionRequest {
-  // Failed replies are not part of the dialogue; stopped ones are (the user saw them).
-  const history = conversation.messages
+  // Only the version on screen is sent. Failed replies are not part of the dialogue; stopped
+  // ones are (the user saw them).
+  const history = activePath(conversation)
     .filter((message) => message.status !== 'error' && message.content !== '')
     .map(({ role, content }) => ({ role, content }))
   const messages = systemPrompt.trim()

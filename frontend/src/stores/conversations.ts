@@ -6,6 +6,7 @@
 import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { createId } from '../lib/ids'
+import { activePath, newestLeaf, pathVersions, type MessageVersions } from '../lib/messageTree'
 import { titleFromMessage } from '../lib/titles'
 import * as db from '../services/conversationDb'
 import { parseConversationFile } from '../services/conversationImport'
@@ -24,6 +25,12 @@ export const useConversationsStore = defineStore('conversations', () => {
   const unsaved = new Set<string>()
 
   const active = computed(() => (activeId.value ? (loaded.get(activeId.value) ?? null) : null))
+  /** The version on screen of the open conversation. */
+  const activeMessages = computed(() => (active.value ? activePath(active.value) : []))
+  /** For each message on screen that has several versions, which one it is. */
+  const activeVersions = computed(() =>
+    active.value ? pathVersions(active.value) : new Map<string, MessageVersions>(),
+  )
 
   function blank(): Conversation {
     const now = Date.now()
@@ -34,6 +41,7 @@ export const useConversationsStore = defineStore('conversations', () => {
       createdAt: now,
       updatedAt: now,
       messages: [],
+      currentId: null,
       contextSummary: null,
     }
   }
@@ -71,7 +79,7 @@ export const useConversationsStore = defineStore('conversations', () => {
   async function save(conversation: Conversation): Promise<void> {
     conversation.updatedAt = Date.now()
     if (!conversation.titleEdited) {
-      const firstUser = conversation.messages.find((message) => message.role === 'user')
+      const firstUser = activePath(conversation).find((message) => message.role === 'user')
       if (firstUser) conversation.title = titleFromMessage(firstUser.content)
     }
     listFirst(conversation)
@@ -113,6 +121,28 @@ export const useConversationsStore = defineStore('conversations', () => {
     metas.value = [meta, ...metas.value.filter((item) => item.id !== conversation.id)]
   }
 
+  /**
+   * Show the version of the open conversation that holds `messageId` (ending with its newest
+   * replies), and store that choice. Nothing changes when it is on screen already.
+   */
+  async function showVersion(messageId: string): Promise<void> {
+    const conversation = active.value
+    if (
+      !conversation ||
+      activeMessages.value.some((message) => message.id === messageId) ||
+      !conversation.messages.some((message) => message.id === messageId)
+    ) {
+      return
+    }
+    conversation.currentId = newestLeaf(conversation.messages, messageId)
+    const path = activePath(conversation)
+    forgetStaleSummary(
+      conversation,
+      path.findIndex((message) => message.id === messageId),
+    )
+    await save(conversation)
+  }
+
   async function rename(id: string, title: string): Promise<void> {
     await select(id)
     const conversation = loaded.get(id)
@@ -152,10 +182,17 @@ export const useConversationsStore = defineStore('conversations', () => {
     return loaded.get(id) ?? (await db.loadConversation(id))
   }
 
+  /** The conversation if it is open or was opened, which may hold more than was stored. */
+  function loadedConversation(id: string): Conversation | undefined {
+    return loaded.get(id)
+  }
+
   return {
     metas,
     active,
     activeId,
+    activeMessages,
+    activeVersions,
     ready,
     saveFailure,
     saveFailureDismissed,
@@ -164,9 +201,22 @@ export const useConversationsStore = defineStore('conversations', () => {
     select,
     save,
     dismissSaveFailure,
+    showVersion,
     rename,
     remove,
     importFile,
     getConversation,
+    loadedConversation,
   }
 })
+
+/**
+ * The stored summary stands for the first `covers` messages of one version; once a message at
+ * `changedAt` or before it differs, it stands for messages no longer sent. The server checks its
+ * hash anyway, but a summary that surely no longer fits is not worth sending.
+ */
+export function forgetStaleSummary(conversation: Conversation, changedAt: number): void {
+  if (conversation.contextSummary && conversation.contextSummary.covers > changedAt) {
+    conversation.contextSummary = null
+  }
+}

@@ -39,6 +39,11 @@ export interface ReplyContextNote {
 
 export interface ChatMessage {
   id: string
+  /**
+   * The message this one follows, null for a first message. A regenerated reply or an edited
+   * question is a sibling of the one it replaces: the versions shown as "< 2/3 >".
+   */
+  parentId: string | null
   role: 'user' | 'assistant'
   content: string
   createdAt: number
@@ -58,7 +63,10 @@ export interface Conversation {
   titleEdited: boolean
   createdAt: number
   updatedAt: number
+  /** Every message of every version, each after its parent (see lib/messageTree.ts). */
   messages: ChatMessage[]
+  /** The last message of the version on screen, which is also what the next request sends. */
+  currentId: string | null
   /** The server's last summary of the oldest messages, sent back as `context_summary`. */
   contextSummary: ContextSummary | null
   /** The collection that holds the files attached to this chat, created on the first one. */

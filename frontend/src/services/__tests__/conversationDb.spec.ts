@@ -1,15 +1,17 @@
 import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { reactive } from 'vue'
+import { activePath } from '../../lib/messageTree'
 import {
   addConversation,
   deleteConversation,
   describeSaveFailure,
   listConversations,
+  loadAllConversations,
   loadConversation,
   saveConversation,
 } from '../conversationDb'
-import type { Conversation } from '../../types/chat'
+import type { ChatMessage, Conversation } from '../../types/chat'
 import { failWrites } from './failingStorage'
 
 function conversation(id: string, updatedAt: number): Conversation {
@@ -20,9 +22,17 @@ function conversation(id: string, updatedAt: number): Conversation {
     createdAt: 1,
     updatedAt,
     messages: [
-      { id: `${id}-1`, role: 'user', content: '你好', createdAt: 1, status: 'done' },
+      {
+        id: `${id}-1`,
+        parentId: null,
+        role: 'user',
+        content: '你好',
+        createdAt: 1,
+        status: 'done',
+      },
       {
         id: `${id}-2`,
+        parentId: `${id}-1`,
         role: 'assistant',
         content: 'Hi!',
         createdAt: 2,
@@ -30,8 +40,17 @@ function conversation(id: string, updatedAt: number): Conversation {
         stats: { timeToFirstTokenMs: 10, decodeTokensPerSecond: 20 },
       },
     ],
+    currentId: `${id}-2`,
     contextSummary: { covers: 2, hash: 'abc', text: 'summary' },
   }
+}
+
+/** A record as the app stored it before message versions: no parentId, no currentId. */
+function storedBeforeVersions(id: string): Conversation {
+  const record = structuredClone(conversation(id, 5)) as Partial<Conversation>
+  delete record.currentId
+  for (const message of record.messages ?? []) delete (message as Partial<ChatMessage>).parentId
+  return record as Conversation
 }
 
 describe('conversationDb', () => {
@@ -60,6 +79,32 @@ describe('conversationDb', () => {
     await saveConversation(conversation('c', 60))
     await deleteConversation('c')
     expect(await loadConversation('c')).toBeUndefined()
+  })
+})
+
+describe('reading what older versions stored', () => {
+  it('opens a conversation stored before message versions unchanged, as one line', async () => {
+    await saveConversation(storedBeforeVersions('legacy'))
+    const read = await loadConversation('legacy')
+    expect(read).toEqual(conversation('legacy', 5))
+    expect(activePath(read!).map((message) => message.content)).toEqual(['你好', 'Hi!'])
+  })
+
+  it('keeps a conversation whose record is damaged, with every message that can be shown', async () => {
+    const damaged = {
+      ...storedBeforeVersions('damaged'),
+      title: 7,
+      messages: [
+        null,
+        { id: 'ok', role: 'user', content: 'still here', createdAt: 1 },
+        { id: 'bad', role: 'robot', content: 'x' },
+        { role: 'assistant', content: 'no id' },
+      ],
+    } as unknown as Conversation
+    await saveConversation(damaged)
+    const read = (await loadAllConversations()).find((item) => item.id === 'damaged')
+    expect(read).toMatchObject({ title: '', currentId: 'ok' })
+    expect(activePath(read!).map((message) => message.content)).toEqual(['still here'])
   })
 })
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { activePath, pathVersions } from '../../lib/messageTree'
 import { conversationToJson, conversationToMarkdown } from '../conversationExport'
 import { ImportError, MAX_IMPORT_BYTES, parseConversationFile } from '../conversationImport'
 import type { Conversation } from '../../types/chat'
@@ -13,15 +14,52 @@ const original: Conversation = {
   createdAt: 1000,
   updatedAt: 2000,
   messages: [
-    { id: 'm1', role: 'user', content: 'Plan a trip', createdAt: 1000, status: 'done' },
-    { id: 'm2', role: 'assistant', content: '**Day 1**', createdAt: 1100, status: 'stopped' },
+    {
+      id: 'm1',
+      parentId: null,
+      role: 'user',
+      content: 'Plan a trip',
+      createdAt: 1000,
+      status: 'done',
+    },
+    {
+      id: 'm2',
+      parentId: 'm1',
+      role: 'assistant',
+      content: '**Day 1**',
+      createdAt: 1100,
+      status: 'stopped',
+    },
   ],
+  currentId: 'm2',
   contextSummary: { covers: 2, hash: 'h', text: 'summary' },
+}
+
+/** Plan a trip ─ Day 1 / Day one (regenerated) ─ And day 2? ─ Day two; Plan a trip! (edited). */
+const branched: Conversation = {
+  ...original,
+  messages: [
+    ...original.messages,
+    { id: 'm3', parentId: 'm1', role: 'assistant', content: 'Day one', createdAt: 1200 },
+    { id: 'm4', parentId: 'm3', role: 'user', content: 'And day 2?', createdAt: 1300 },
+    { id: 'm5', parentId: 'm4', role: 'assistant', content: 'Day two', createdAt: 1400 },
+    { id: 'm6', parentId: null, role: 'user', content: 'Plan a trip!', createdAt: 1500 },
+  ],
+  currentId: 'm5',
 }
 
 const valid = JSON.parse(conversationToJson(original)) as Record<string, unknown>
 const withConversation = (patch: Record<string, unknown>) =>
   JSON.stringify({ ...valid, conversation: { ...(valid.conversation as object), ...patch } })
+/** A file as the app wrote it before message versions: a plain list, no ids. */
+const versionOneFile = (messages: unknown[], patch: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    format: 'pocketchat.conversation',
+    version: 1,
+    conversation: { title: 'Old file', messages, ...patch },
+  })
+const contents = (conversation: Pick<Conversation, 'messages' | 'currentId'>) =>
+  activePath(conversation).map((message) => message.content)
 
 function failure(text: string): ImportError {
   try {
@@ -53,12 +91,20 @@ describe('parseConversationFile', () => {
       messages: [
         {
           id: 'm1',
+          parentId: null,
           role: 'assistant',
           content: 'Six hundred [1].',
           createdAt: 1,
           sources: [source],
         },
-        { id: 'm2', role: 'assistant', content: 'Nothing matched.', createdAt: 2, sources: [] },
+        {
+          id: 'm2',
+          parentId: 'm1',
+          role: 'assistant',
+          content: 'Nothing matched.',
+          createdAt: 2,
+          sources: [],
+        },
       ],
     }
     const imported = parseConversationFile(conversationToJson(cited), createId)
@@ -69,7 +115,37 @@ describe('parseConversationFile', () => {
 
   it('refuses a source that is not one', () => {
     const messages = [{ role: 'assistant', content: 'x', sources: [{ index: 'one' }] }]
-    expect(failure(withConversation({ messages })).failure).toBe('invalid')
+    expect(failure(versionOneFile(messages)).failure).toBe('invalid')
+  })
+
+  it('keeps every version through export and import, and the one that was shown', () => {
+    const imported = parseConversationFile(conversationToJson(branched), createId)
+    expect(imported.messages.map((message) => message.content)).toEqual(
+      branched.messages.map((message) => message.content),
+    )
+    expect(imported.messages.map((message) => message.id)).not.toContain('m1')
+    expect(contents(imported)).toEqual(['Plan a trip', 'Day one', 'And day 2?', 'Day two'])
+    const versions = [...pathVersions(imported).values()].map(({ index, ids }) => [
+      index,
+      ids.length,
+    ])
+    expect(versions).toEqual([
+      [0, 2],
+      [1, 2],
+    ])
+  })
+
+  it('reads a version 1 file, written before message versions, as one line', () => {
+    const imported = parseConversationFile(
+      versionOneFile([
+        { role: 'user', content: 'question' },
+        { role: 'assistant', content: 'answer' },
+        { role: 'user', content: 'again' },
+      ]),
+      createId,
+    )
+    expect(contents(imported)).toEqual(['question', 'answer', 'again'])
+    expect(imported.currentId).toBe(imported.messages[2]!.id)
   })
 
   it('round-trips an export with fresh ids', () => {
@@ -97,24 +173,39 @@ describe('parseConversationFile', () => {
     ['a JSON array', '[]', 'invalid'],
     ['null', 'null', 'invalid'],
     ['another format', JSON.stringify({ ...valid, format: 'other' }), 'invalid'],
-    ['a future version', JSON.stringify({ ...valid, version: 2 }), 'invalid'],
+    ['a future version', JSON.stringify({ ...valid, version: 3 }), 'invalid'],
     ['no conversation', JSON.stringify({ format: valid.format, version: 1 }), 'invalid'],
     ['messages not an array', withConversation({ messages: {} }), 'invalid'],
+    ['a system message', versionOneFile([{ role: 'system', content: 'x' }]), 'invalid'],
+    ['a role with markup', versionOneFile([{ role: '<img>', content: 'x' }]), 'invalid'],
+    ['content not a string', versionOneFile([{ role: 'user', content: { a: 1 } }]), 'invalid'],
     [
-      'a system message',
-      withConversation({ messages: [{ role: 'system', content: 'x' }] }),
+      'a version 2 message without an id',
+      withConversation({ messages: [{ parentId: null, role: 'user', content: 'x' }] }),
       'invalid',
     ],
     [
-      'a role with markup',
-      withConversation({ messages: [{ role: '<img>', content: 'x' }] }),
+      'a repeated id',
+      withConversation({
+        messages: [
+          { id: 'a', parentId: null, role: 'user', content: 'x' },
+          { id: 'a', parentId: null, role: 'user', content: 'y' },
+        ],
+      }),
       'invalid',
     ],
     [
-      'content not a string',
-      withConversation({ messages: [{ role: 'user', content: { a: 1 } }] }),
+      'a parent that comes later (a loop)',
+      withConversation({
+        messages: [
+          { id: 'a', parentId: 'b', role: 'user', content: 'x' },
+          { id: 'b', parentId: 'a', role: 'assistant', content: 'y' },
+        ],
+        currentId: 'b',
+      }),
       'invalid',
     ],
+    ['a current message that is none', withConversation({ currentId: 'nowhere' }), 'invalid'],
     ['a numeric title', withConversation({ title: 42 }), 'invalid'],
     ['a huge title', withConversation({ title: 'x'.repeat(201) }), 'invalid'],
     ['a bad timestamp', withConversation({ createdAt: 'yesterday' }), 'invalid'],
@@ -126,7 +217,7 @@ describe('parseConversationFile', () => {
     ],
     [
       'too many messages',
-      withConversation({ messages: Array(5001).fill({ role: 'user', content: 'x' }) }),
+      versionOneFile(Array(5001).fill({ role: 'user', content: 'x' })),
       'invalid',
     ],
     ['a file over the size limit', `{"pad": "${'x'.repeat(MAX_IMPORT_BYTES)}"}`, 'too-large'],
@@ -135,21 +226,26 @@ describe('parseConversationFile', () => {
   })
 
   it('says where an invalid file is wrong', () => {
-    const error = failure(withConversation({ messages: [{ role: 'user', content: 7 }] }))
+    const error = failure(versionOneFile([{ role: 'user', content: 7 }]))
     expect(error.path).toBe('conversation.messages.0.content')
+    const loop = withConversation({
+      messages: [{ id: 'a', parentId: 'a', role: 'user', content: 'x' }],
+    })
+    expect(failure(loop).path).toBe('conversation.messages.0.parentId')
   })
 
   it('ignores unknown fields and prototype keys instead of copying them', () => {
     // Raw JSON: an object literal's __proto__ would set the prototype instead of a key.
-    const hostile = withConversation({
-      extra: '<script>alert(1)</script>',
-      messages: [{ role: 'user', content: 'hi', onclick: 'alert(1)', constructor: 'x' }],
-    }).replace('{', '{"__proto__": {"polluted": true},')
+    const hostile = versionOneFile(
+      [{ role: 'user', content: 'hi', onclick: 'alert(1)', constructor: 'x' }],
+      { extra: '<script>alert(1)</script>' },
+    ).replace('{', '{"__proto__": {"polluted": true},')
     const imported = parseConversationFile(hostile, createId)
     expect(Object.keys(imported.messages[0] ?? {}).sort()).toEqual([
       'content',
       'createdAt',
       'id',
+      'parentId',
       'role',
       'status',
     ])
@@ -166,18 +262,27 @@ describe('conversationToMarkdown', () => {
     )
   })
 
+  it('writes only the version on screen', () => {
+    expect(conversationToMarkdown(branched, labels)).toBe(
+      '# Trip to 北京\n\n## You\n\nPlan a trip\n\n## Assistant\n\nDay one\n\n' +
+        '## You\n\nAnd day 2?\n\n## Assistant\n\nDay two\n',
+    )
+  })
+
   it('lists the sources under a reply, escaped so a file name adds no Markdown', () => {
     const cited: Conversation = {
       ...original,
       messages: [
         {
           id: 'm1',
+          parentId: null,
           role: 'assistant',
           content: 'Six hundred [1].',
           createdAt: 1,
           sources: [{ ...source, filename: '<img src=x>*bold*.md', page: 3, heading: null }],
         },
       ],
+      currentId: 'm1',
     }
     expect(conversationToMarkdown(cited, labels)).toContain(
       'Six hundred [1].\n\n**Sources**\n\n1. \\<img src=x\\>\\*bold\\*.md (p. 3)',

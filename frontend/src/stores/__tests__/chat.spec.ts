@@ -9,6 +9,7 @@ import {
   stubFetch,
   usageFrame,
 } from '../../services/__tests__/streams'
+import { activePath } from '../../lib/messageTree'
 import { loadConversation } from '../../services/conversationDb'
 import { failWrites } from '../../services/__tests__/failingStorage'
 import type { ChatCompletionRequest } from '../../types/api'
@@ -206,20 +207,58 @@ describe('chat store', () => {
     expect(localStorage.getItem('pocketchat.apiKey')).toBe('"secret"')
   })
 
-  it('regenerates the last reply and resends an edited message, dropping what followed', async () => {
+  it('regenerates and edits as new versions, keeps the old ones, sends the one shown', async () => {
     let reply = 0
     const fetchMock = stubFetch(() => sseResponse([delta(`r${++reply}`), finalFrames()]))
     const { chat, conversations } = await setup()
+    const shown = () => conversations.activeMessages.map((message) => message.content)
+    // The system prompt first, then the dialogue.
+    const sent = (call: number) => requestBody(fetchMock.mock.calls[call]).messages.slice(1)
     await chat.send('one')
     await chat.send('two')
     await chat.regenerate()
-    expect(conversations.active!.messages.map((m) => m.content)).toEqual(['one', 'r1', 'two', 'r3'])
-    await chat.editAndResend(conversations.active!.messages[0]!.id, 'uno')
-    expect(conversations.active!.messages.map((m) => m.content)).toEqual(['uno', 'r4'])
-    expect(requestBody(fetchMock.mock.calls[3]).messages.at(-1)).toEqual({
-      role: 'user',
-      content: 'uno',
-    })
+    expect(shown()).toEqual(['one', 'r1', 'two', 'r3'])
+    expect(sent(2).map((message) => message.content)).toEqual(['one', 'r1', 'two'])
+    const r3 = conversations.activeMessages[3]!
+    expect(conversations.activeVersions.get(r3.id)).toMatchObject({ index: 1 })
+
+    await chat.editAndResend(conversations.activeMessages[0]!.id, 'uno')
+    expect(shown()).toEqual(['uno', 'r4'])
+    expect(sent(3).at(-1)).toEqual({ role: 'user', content: 'uno' })
+
+    // Back to the first question: it shows with its newest replies, and the next send follows.
+    await conversations.showVersion(conversations.active!.messages[0]!.id)
+    expect(shown()).toEqual(['one', 'r1', 'two', 'r3'])
+    await chat.send('three')
+    expect(sent(4).map((message) => message.content)).toEqual(['one', 'r1', 'two', 'r3', 'three'])
+    const stored = await loadConversation(conversations.active!.id)
+    expect(stored?.messages.map((message) => message.content)).toEqual([
+      'one',
+      'r1',
+      'two',
+      'r2',
+      'r3',
+      'uno',
+      'r4',
+      'three',
+      'r5',
+    ])
+    expect(activePath(stored!).map((message) => message.content)).toEqual(shown())
+  })
+
+  it('replaces a failed reply without a word on Retry rather than keep it as a version', async () => {
+    let calls = 0
+    stubFetch(() =>
+      ++calls === 1
+        ? new Response('{}', { status: 503 })
+        : sseResponse([delta('fine'), finalFrames()]),
+    )
+    const { chat, conversations } = await setup()
+    await chat.send('hi')
+    expect(conversations.activeMessages[1]).toMatchObject({ status: 'error', content: '' })
+    await chat.regenerate()
+    expect(conversations.active!.messages.map((message) => message.content)).toEqual(['hi', 'fine'])
+    expect(conversations.activeVersions.size).toBe(0)
   })
 
   it('waits for attached files to index, then asks with knowledge and stores the sources', async () => {

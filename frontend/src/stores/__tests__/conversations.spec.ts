@@ -26,13 +26,16 @@ async function setup() {
 }
 
 function say(conversation: Conversation, content: string): void {
+  const id = createId()
   conversation.messages.push({
-    id: createId(),
+    id,
+    parentId: conversation.currentId,
     role: 'user',
     content,
     createdAt: Date.now(),
     status: 'done',
   })
+  conversation.currentId = id
 }
 
 async function storedContents(id: string): Promise<string[] | undefined> {
