@@ -130,7 +130,9 @@ test-e2e: $(STAMPS)/dev test-models frontend ## Playwright in Debian's Chromium 
 stress: $(STAMPS)/dev test-models frontend ## Reliability suite at full size (fuzz, load, faults, soak, browser); updates docs/reliability.md
 	$(PY) scripts/stress.py
 
-bench: $(STAMPS)/dev $(BENCH_MODEL) frontend ## Benchmark against raw llama.cpp (writes bench-results/)
+# llama-server is compiled once (~10 minutes on 2 cores); when that fails, the bench says why.
+bench: $(STAMPS)/dev $(BENCH_MODEL) frontend ## Benchmark against raw llama.cpp and llama-server (writes bench-results/)
+	-$(PY) scripts/build_llama_server.py
 	PYTHONPATH=scripts $(PY) -m bench --model "$${MODEL_PATH:-$(BENCH_MODEL)}"
 
 docker: ## Build the container image for this machine's platform

@@ -1,7 +1,9 @@
-"""Random-weight Qwen2 GGUF models for tests and benchmarks: a real tokenizer, noise for weights.
+"""Random-weight Qwen2 and Qwen3 GGUF models for tests and benchmarks: a real tokenizer, noise
+for weights.
 
-`tiny` loads in milliseconds; `qwen2.5-0.5b` has every tensor shape of Qwen2.5-0.5B-Instruct and
-is quantized to Q4_K_M, so it costs the same bytes and FLOPs per token while its text is noise.
+`tiny` and `tiny-qwen3` load in milliseconds; `qwen2.5-0.5b`, `qwen2.5-1.5b`, `qwen3-0.6b` and
+`qwen3-1.7b` have every tensor shape of those models and are quantized to Q4_K_M, so they cost the
+same bytes and FLOPs per token as the real files while their text is noise.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ import numpy as np
 SEED = 20240917
 WEIGHT_STD = 0.02
 CONTROL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+# Qwen3's reasoning markers: plain added tokens (USER_DEFINED, not CONTROL), at 151667-151668
+# in the real vocabulary, after tool and fill-in-the-middle tokens this writer leaves out.
+THINK_TOKENS = ("<think>", "</think>")
+THINK_TOKEN_ID = 151667
 MERGE_COUNT = 240
-# Rows generated at once: bounds the float32 scratch to a few MB for the 136M-value embedding.
+# Rows generated at once: bounds the float32 scratch to a few MB even for the 1.7B shape's
+# 311M-value embedding.
 CHUNK_VALUES = 1 << 22
 
 # Qwen2.5-Instruct's own template, so prompts cost the same tokens as with the real model.
-CHAT_TEMPLATE = r"""{%- if tools %}
+QWEN25_CHAT_TEMPLATE = r"""{%- if tools %}
     {{- '<|im_start|>system\n' }}
     {%- if messages[0]['role'] == 'system' %}
         {{- messages[0]['content'] }}
@@ -84,6 +91,95 @@ CHAT_TEMPLATE = r"""{%- if tools %}
 {%- endif %}
 """  # noqa: E501
 
+# Qwen3's own template (Qwen/Qwen3-0.6B's tokenizer_config.json, also in llama.cpp's
+# models/templates/Qwen-Qwen3-0.6B.jinja): the reply opens with a <think> block unless the
+# request passes enable_thinking=false, and earlier turns' reasoning is dropped from the history.
+QWEN3_CHAT_TEMPLATE = r"""{%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0].role == 'system' %}
+        {{- messages[0].content + '\n\n' }}
+    {%- endif %}
+    {{- "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0].role == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
+{%- for message in messages[::-1] %}
+    {%- set index = (messages|length - 1) - loop.index0 %}
+    {%- if ns.multi_step_tool and message.role == "user" and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+        {%- set ns.multi_step_tool = false %}
+        {%- set ns.last_query_index = index %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {%- set content = message.content %}
+        {%- set reasoning_content = '' %}
+        {%- if message.reasoning_content is defined and message.reasoning_content is not none %}
+            {%- set reasoning_content = message.reasoning_content %}
+        {%- else %}
+            {%- if '</think>' in message.content %}
+                {%- set content = message.content.split('</think>')[-1].lstrip('\n') %}
+                {%- set reasoning_content = message.content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
+            {%- endif %}
+        {%- endif %}
+        {%- if loop.index0 > ns.last_query_index %}
+            {%- if loop.last or (not loop.last and reasoning_content) %}
+                {{- '<|im_start|>' + message.role + '\n<think>\n' + reasoning_content.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') }}
+            {%- else %}
+                {{- '<|im_start|>' + message.role + '\n' + content }}
+            {%- endif %}
+        {%- else %}
+            {{- '<|im_start|>' + message.role + '\n' + content }}
+        {%- endif %}
+        {%- if message.tool_calls %}
+            {%- for tool_call in message.tool_calls %}
+                {%- if (loop.first and content) or (not loop.first) %}
+                    {{- '\n' }}
+                {%- endif %}
+                {%- if tool_call.function %}
+                    {%- set tool_call = tool_call.function %}
+                {%- endif %}
+                {{- '<tool_call>\n{"name": "' }}
+                {{- tool_call.name }}
+                {{- '", "arguments": ' }}
+                {%- if tool_call.arguments is string %}
+                    {{- tool_call.arguments }}
+                {%- else %}
+                    {{- tool_call.arguments | tojson }}
+                {%- endif %}
+                {{- '}\n</tool_call>' }}
+            {%- endfor %}
+        {%- endif %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if loop.first or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' }}
+        {{- message.content }}
+        {{- '\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\n\n</think>\n\n' }}
+    {%- endif %}
+{%- endif %}"""  # noqa: E501
+
 # Text the merges are learned from: English and Chinese, the languages the tests send.
 CORPUS = """\
 The quick brown fox jumps over the lazy dog. Hello, world! How are you today? I am fine,
@@ -111,19 +207,51 @@ class ModelShape:
     rms_eps: float
     weight_dtype: type[np.floating]
     quantize_to: int | None  # a llama_ftype, or None to keep the written types
+    # "qwen2": biases on q, k and v. "qwen3": no biases, an RMS norm on each head's q and k, a
+    # fixed head size, <think> tokens and Qwen3's template.
+    architecture: str = "qwen2"
+    head_dim: int | None = None  # None: n_embd // n_head
+
+    @property
+    def head_size(self) -> int:
+        return self.head_dim or self.n_embd // self.n_head
 
 
+# 15 = LLAMA_FTYPE_MOSTLY_Q4_K_M. The figures of each model's config.json (hidden_size,
+# num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim, intermediate_size,
+# max_position_embeddings, rope_theta, rms_norm_eps; all six tie their embeddings), as public
+# copies of the files quote them; the tests check each total against the model's own count.
 SHAPES: dict[str, ModelShape] = {
     "tiny": ModelShape(
         name="tiny", vocab_size=640, n_layer=2, n_embd=64, n_head=4, n_head_kv=2, n_ff=128,
         context_length=32768, rope_theta=1e6, rms_eps=1e-6, weight_dtype=np.float32,
         quantize_to=None,
     ),
-    # The figures of Qwen2.5-0.5B-Instruct's config.json; 15 = LLAMA_FTYPE_MOSTLY_Q4_K_M.
+    "tiny-qwen3": ModelShape(
+        name="tiny-qwen3", vocab_size=640, n_layer=2, n_embd=64, n_head=4, n_head_kv=2,
+        n_ff=128, context_length=40960, rope_theta=1e6, rms_eps=1e-6, weight_dtype=np.float32,
+        quantize_to=None, architecture="qwen3", head_dim=32,
+    ),
     "qwen2.5-0.5b": ModelShape(
         name="qwen2.5-0.5b", vocab_size=151936, n_layer=24, n_embd=896, n_head=14, n_head_kv=2,
         n_ff=4864, context_length=32768, rope_theta=1e6, rms_eps=1e-6, weight_dtype=np.float16,
         quantize_to=15,
+    ),
+    "qwen2.5-1.5b": ModelShape(
+        name="qwen2.5-1.5b", vocab_size=151936, n_layer=28, n_embd=1536, n_head=12, n_head_kv=2,
+        n_ff=8960, context_length=32768, rope_theta=1e6, rms_eps=1e-6, weight_dtype=np.float16,
+        quantize_to=15,
+    ),
+    # Qwen3's heads are 128 wide whatever the width: 0.6B's 16 query heads make 2048 from 1024.
+    "qwen3-0.6b": ModelShape(
+        name="qwen3-0.6b", vocab_size=151936, n_layer=28, n_embd=1024, n_head=16, n_head_kv=8,
+        n_ff=3072, context_length=40960, rope_theta=1e6, rms_eps=1e-6, weight_dtype=np.float16,
+        quantize_to=15, architecture="qwen3", head_dim=128,
+    ),
+    "qwen3-1.7b": ModelShape(
+        name="qwen3-1.7b", vocab_size=151936, n_layer=28, n_embd=2048, n_head=16, n_head_kv=8,
+        n_ff=6144, context_length=40960, rope_theta=1e6, rms_eps=1e-6, weight_dtype=np.float16,
+        quantize_to=15, architecture="qwen3", head_dim=128,
     ),
 }  # fmt: skip
 
@@ -190,12 +318,16 @@ def _filler_words() -> Iterator[str]:
 
 
 def build_vocabulary(shape: ModelShape) -> Vocabulary:
-    """Byte tokens, learned merges, filler words, Qwen's control tokens, then unused padding."""
+    """Byte tokens, learned merges, filler words, Qwen's control tokens (and Qwen3's <think>
+    tokens), then unused padding."""
     byte_tokens = list(gguf.vocab.bytes_to_unicode().values())
     merges = _learn_merges(CORPUS, MERGE_COUNT)
     tokens = byte_tokens + [left + right for left, right in merges]
-    # Qwen's <|endoftext|> is 151643: the 0.5B shape keeps the real ids of the control tokens.
-    regular_count = min(shape.vocab_size - len(CONTROL_TOKENS), 151643)
+    # Qwen's <|endoftext|> is 151643: the full-size shapes keep the real ids of the special tokens.
+    special_count = len(CONTROL_TOKENS) + (
+        len(THINK_TOKENS) if shape.architecture == "qwen3" else 0
+    )
+    regular_count = min(shape.vocab_size - special_count, 151643)
     taken = set(tokens)
     fillers = (word for word in _filler_words() if word not in taken)
     while len(tokens) < regular_count:
@@ -203,31 +335,53 @@ def build_vocabulary(shape: ModelShape) -> Vocabulary:
     types = [gguf.TokenType.NORMAL] * len(tokens)
     tokens += CONTROL_TOKENS
     types += [gguf.TokenType.CONTROL] * len(CONTROL_TOKENS)
-    # Qwen pads its embedding to 151936 rows that no tokenizer entry uses.
-    for index in range(len(tokens), shape.vocab_size):
-        tokens.append(f"[PAD{index}]")
-        types.append(gguf.TokenType.UNUSED)
+
+    def pad_to(count: int) -> None:
+        # Qwen pads its embedding to 151936 rows that no tokenizer entry uses.
+        for index in range(len(tokens), count):
+            tokens.append(f"[PAD{index}]")
+            types.append(gguf.TokenType.UNUSED)
+
+    if shape.architecture == "qwen3":
+        pad_to(min(THINK_TOKEN_ID, shape.vocab_size - len(THINK_TOKENS)))
+        tokens += THINK_TOKENS
+        types += [gguf.TokenType.USER_DEFINED] * len(THINK_TOKENS)
+    pad_to(shape.vocab_size)
     return Vocabulary(tokens, [int(t) for t in types], [f"{a} {b}" for a, b in merges])
 
 
 def _tensor_shapes(shape: ModelShape) -> list[tuple[str, tuple[int, ...]]]:
-    """Qwen2's tensors in llama.cpp's names, numpy order (rows = output features); no output.weight:
+    """The tensors in llama.cpp's names, numpy order (rows = output features); no output.weight:
     the embeddings are tied."""
-    kv_dim = shape.n_embd // shape.n_head * shape.n_head_kv
+    q_dim = shape.head_size * shape.n_head
+    kv_dim = shape.head_size * shape.n_head_kv
     tensors: list[tuple[str, tuple[int, ...]]] = [
         ("token_embd.weight", (shape.vocab_size, shape.n_embd))
     ]
     for layer in range(shape.n_layer):
         block = f"blk.{layer}"
+        q, k, v = f"{block}.attn_q", f"{block}.attn_k", f"{block}.attn_v"
+        if shape.architecture == "qwen3":
+            projections = [
+                (f"{q}.weight", (q_dim, shape.n_embd)),
+                (f"{q}_norm.weight", (shape.head_size,)),
+                (f"{k}.weight", (kv_dim, shape.n_embd)),
+                (f"{k}_norm.weight", (shape.head_size,)),
+                (f"{v}.weight", (kv_dim, shape.n_embd)),
+            ]
+        else:
+            projections = [
+                (f"{q}.weight", (q_dim, shape.n_embd)),
+                (f"{q}.bias", (q_dim,)),
+                (f"{k}.weight", (kv_dim, shape.n_embd)),
+                (f"{k}.bias", (kv_dim,)),
+                (f"{v}.weight", (kv_dim, shape.n_embd)),
+                (f"{v}.bias", (kv_dim,)),
+            ]
         tensors += [
             (f"{block}.attn_norm.weight", (shape.n_embd,)),
-            (f"{block}.attn_q.weight", (shape.n_embd, shape.n_embd)),
-            (f"{block}.attn_q.bias", (shape.n_embd,)),
-            (f"{block}.attn_k.weight", (kv_dim, shape.n_embd)),
-            (f"{block}.attn_k.bias", (kv_dim,)),
-            (f"{block}.attn_v.weight", (kv_dim, shape.n_embd)),
-            (f"{block}.attn_v.bias", (kv_dim,)),
-            (f"{block}.attn_output.weight", (shape.n_embd, shape.n_embd)),
+            *projections,
+            (f"{block}.attn_output.weight", (shape.n_embd, q_dim)),
             (f"{block}.ffn_norm.weight", (shape.n_embd,)),
             (f"{block}.ffn_gate.weight", (shape.n_ff, shape.n_embd)),
             (f"{block}.ffn_up.weight", (shape.n_ff, shape.n_embd)),
@@ -268,10 +422,10 @@ def _tensor_values(
 
 
 def _write_gguf(shape: ModelShape, path: Path) -> None:
-    """Stream the tensors to `path` one at a time (the 0.5B embedding alone is 272 MB in f16)."""
+    """Stream the tensors to `path` one at a time (the 1.7B embedding alone is 622 MB in f16)."""
     vocab = build_vocabulary(shape)
     end_of_text = vocab.id_of("<|endoftext|>")
-    writer = gguf.GGUFWriter(path, "qwen2")
+    writer = gguf.GGUFWriter(path, shape.architecture)
     writer.add_name(f"pocketchat random-weight test model ({shape.name})")
     writer.add_context_length(shape.context_length)
     writer.add_embedding_length(shape.n_embd)
@@ -279,6 +433,9 @@ def _write_gguf(shape: ModelShape, path: Path) -> None:
     writer.add_feed_forward_length(shape.n_ff)
     writer.add_head_count(shape.n_head)
     writer.add_head_count_kv(shape.n_head_kv)
+    if shape.architecture == "qwen3":
+        writer.add_key_length(shape.head_size)
+        writer.add_value_length(shape.head_size)
     writer.add_rope_freq_base(shape.rope_theta)
     writer.add_layer_norm_rms_eps(shape.rms_eps)
     writer.add_file_type(
@@ -296,7 +453,9 @@ def _write_gguf(shape: ModelShape, path: Path) -> None:
     writer.add_eos_token_id(vocab.id_of("<|im_end|>"))
     writer.add_eot_token_id(vocab.id_of("<|im_end|>"))
     writer.add_add_bos_token(False)
-    writer.add_chat_template(CHAT_TEMPLATE)
+    writer.add_chat_template(
+        QWEN3_CHAT_TEMPLATE if shape.architecture == "qwen3" else QWEN25_CHAT_TEMPLATE
+    )
 
     tensors = _tensor_shapes(shape)
     for name, dims in tensors:

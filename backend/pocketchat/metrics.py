@@ -54,9 +54,29 @@ class Metrics:
             "pocketchat_busy_slots", "Slots generating or reading a prompt.", registry=self.registry
         )
 
+        self.kv_snapshot_bytes = Gauge(
+            "pocketchat_kv_snapshot_bytes",
+            "Kept KV caches of conversations that lost their slot, by tier (ram, disk).",
+            ["tier"],
+            registry=self.registry,
+        )
+        self.kv_snapshot_restores = Gauge(
+            "pocketchat_kv_snapshot_restores",
+            "Prompts started from a kept KV cache since the server started.",
+            registry=self.registry,
+        )
+
     def watch_engine(self, queue_depth: Callable[[], float], busy: Callable[[], float]) -> None:
         self.queue_depth.set_function(queue_depth)
         self.busy_slots.set_function(busy)
+
+    def watch_snapshots(self, stats: Callable[[], dict[str, int]]) -> None:
+        def tier_bytes(tier: str) -> Callable[[], float]:
+            return lambda: stats()[f"{tier}_bytes"]
+
+        for tier in ("ram", "disk"):
+            self.kv_snapshot_bytes.labels(tier=tier).set_function(tier_bytes(tier))
+        self.kv_snapshot_restores.set_function(lambda: stats()["restored"])
 
     def observe_finished(self, outcome: str, finished: Finished) -> None:
         self.requests.labels(outcome=outcome).inc()

@@ -20,6 +20,7 @@ from flask import Flask, current_app
 
 from pocketchat import __version__
 from pocketchat.chat.service import ChatService
+from pocketchat.chat_templates import template_source
 from pocketchat.context.manager import ContextManager
 from pocketchat.context.prompt import ChatPrompt, TemplateUnusable
 from pocketchat.context.template_safety import UnsafeTemplate, check_chat_template
@@ -27,6 +28,7 @@ from pocketchat.engine.embedder import Embedder
 from pocketchat.engine.engine import Engine, EngineConfig
 from pocketchat.engine.gguf_check import BadModelFile, check_gguf_file
 from pocketchat.engine.llama import LLAMA_CPP_PYTHON_VERSION, LlamaError, LlamaModel
+from pocketchat.engine.snapshots import SnapshotStore, file_sha256, fingerprint
 from pocketchat.knowledge.service import KnowledgeBase
 from pocketchat.knowledge.store import KnowledgeError, open_store
 from pocketchat.metrics import Metrics
@@ -99,13 +101,16 @@ def build_runtime(settings: Settings, choice: ModelChoice, metrics: Metrics) -> 
     started = time.monotonic()
     llama_model = LlamaModel(choice.path, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock)
     try:
-        prompt = ChatPrompt(llama_model.chat_template(), llama_model)
-        engine = Engine(llama_model, engine_config(settings))
+        template = template_source(settings.chat_template, llama_model.chat_template())
+        prompt = ChatPrompt(template, llama_model)
+        engine = Engine(llama_model, engine_config(settings), snapshot_store(settings, choice))
     except Exception:
         llama_model.close()
         raise
     context = ContextManager(prompt, llama_model, settings.n_ctx)
     metrics.watch_engine(lambda: engine.queue_depth, lambda: engine.busy_slots)
+    if engine.snapshots is not None:
+        metrics.watch_snapshots(engine.snapshots.stats)
     embedder, embedder_error = load_embedder(settings)
     knowledge, knowledge_error = open_knowledge(settings, embedder, engine)
     return Runtime(
@@ -161,8 +166,9 @@ class RuntimeLoader:
         try:
             self.choice = choose_model(self.settings)
             metadata = check_gguf_file(self.choice.path)
-            check_chat_template(metadata.get("tokenizer.chat_template"))
-        except (ModelNotFound, BadModelFile, UnsafeTemplate) as error:
+            own = metadata.get("tokenizer.chat_template")
+            check_chat_template(template_source(self.settings.chat_template, own))
+        except (ModelNotFound, BadModelFile, UnsafeTemplate, OSError) as error:
             self._fail(error)
             return
         if background:
@@ -228,7 +234,9 @@ class RuntimeLoader:
                 "size_bytes": model.size_bytes(),
                 "n_params": model.n_params(),
                 "n_ctx_train": model.n_ctx_train,
-                "chat_template": "gguf",
+                "chat_template": settings.chat_template,
+                "tools": runtime.prompt.supports_tools,
+                "reasoning": runtime.prompt.reasoning,
             }
         return {
             "name": "pocketchat",
@@ -250,6 +258,23 @@ class RuntimeLoader:
             },
             "system_info": runtime.engine.context.system_info() if runtime else None,
         }
+
+
+def snapshot_store(settings: Settings, choice: ModelChoice) -> SnapshotStore:
+    """Where conversations that lose their slot keep their KV cache (KV_CACHE_RAM_MB,
+    KV_CACHE_DISK_MB), for this model file and context shape only."""
+    ram_bytes, disk_bytes = settings.kv_cache_bytes
+    shape = {
+        "n_ctx_per_seq": settings.n_ctx,
+        "parallel": settings.parallel,
+        "llama_cpp_python": LLAMA_CPP_PYTHON_VERSION,
+    }
+    return SnapshotStore(
+        ram_bytes,
+        disk_bytes,
+        settings.data_dir / "kv-cache",
+        lambda: fingerprint(file_sha256(choice.path), **shape),
+    )
 
 
 def engine_config(settings: Settings) -> EngineConfig:

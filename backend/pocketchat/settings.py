@@ -14,6 +14,8 @@ import psutil
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pocketchat.chat_templates import BUILT_IN as BUILT_IN_TEMPLATES
+from pocketchat.chat_templates import OWN as OWN_TEMPLATE
 from pocketchat.presets import (
     DEFAULT_EMBEDDING_PRESET,
     DEFAULT_PRESET,
@@ -56,6 +58,12 @@ class Settings(BaseSettings):
         description=f"Model preset to serve ({', '.join(PRESETS)}); MODEL_PATH overrides it.",
     )
     model_path: Path | None = Field(None, description="Serve this GGUF file instead of a preset.")
+    chat_template: str = Field(
+        OWN_TEMPLATE,
+        description="The chat template: `gguf` (the model file's own), `chatml-tools` (ChatML "
+        "with tools, for ChatML models whose own template has none, such as SmolLM2's), or "
+        "the path of a Jinja file.",
+    )
     models_dir: Path = Field(REPO_ROOT / "models", description="Where presets are stored.")
     embedding_preset: str = Field(
         DEFAULT_EMBEDDING_PRESET,
@@ -116,6 +124,19 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         REPO_ROOT / "data", description="Where the server keeps its data (the knowledge base)."
     )
+    kv_cache_ram_mb: int | None = Field(
+        None,
+        ge=0,
+        description="RAM for the KV caches of conversations that lost their slot, so they come "
+        "back without reading their history again (default: a tenth of free memory, at most "
+        "2048; 0: off).",
+    )
+    kv_cache_disk_mb: int | None = Field(
+        None,
+        ge=0,
+        description="Disk for those caches under DATA_DIR/kv-cache; they survive a restart "
+        "(default: a tenth of free disk, at most 4096; 0: off).",
+    )
     knowledge_db_url: str | None = Field(
         None,
         description="The knowledge base's store: `postgresql://…` to share one between replicas "
@@ -136,6 +157,14 @@ class Settings(BaseSettings):
     def _known_preset(cls, value: str) -> str:
         if value not in PRESETS:
             raise ValueError(f"unknown preset {value!r}; known: {', '.join(PRESETS)}")
+        return value
+
+    @field_validator("chat_template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        if value != OWN_TEMPLATE and value not in BUILT_IN_TEMPLATES and not Path(value).is_file():
+            known = ", ".join([OWN_TEMPLATE, *BUILT_IN_TEMPLATES])
+            raise ValueError(f"{value!r} is neither a template ({known}) nor a file")
         return value
 
     @field_validator("embedding_preset")
@@ -161,8 +190,27 @@ class Settings(BaseSettings):
         return self.default_max_tokens or self.n_ctx // 4
 
     @property
+    def kv_cache_bytes(self) -> tuple[int, int]:
+        """The RAM and disk bounds of the kept KV caches, in bytes (defaults from what is free)."""
+        ram_mb = self.kv_cache_ram_mb
+        if ram_mb is None:
+            ram_mb = min(2048, psutil.virtual_memory().available // 10 // 2**20)
+        disk_mb = self.kv_cache_disk_mb
+        if disk_mb is None:
+            disk_mb = min(4096, _free_disk(self.data_dir) // 10 // 2**20)
+        return ram_mb * 2**20, disk_mb * 2**20
+
+    @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+
+def _free_disk(directory: Path) -> int:
+    """Free bytes on the disk that holds `directory` (or would: its nearest existing parent)."""
+    for candidate in (directory, *directory.resolve().parents):
+        if candidate.exists():
+            return psutil.disk_usage(str(candidate)).free
+    return 0
 
 
 def is_loopback(host: str) -> bool:

@@ -124,6 +124,9 @@ def make_settings(model: Path, **overrides: Any) -> Settings:
         "max_queue": 4,
         "heartbeat_seconds": 0.5,
         "static_dir": REPO_ROOT / "frontend" / "dist",
+        # Kept KV caches on, in bounds that suit hundreds of test servers.
+        "kv_cache_ram_mb": 256,
+        "kv_cache_disk_mb": 256,
     }
     values.update(overrides)
     return Settings(**values)
@@ -284,6 +287,8 @@ def start_server_process(
         "MODEL_PATH": str(model),
         "N_THREADS": "2",
         "DATA_DIR": str(log_path.parent / "data"),
+        "KV_CACHE_RAM_MB": "256",
+        "KV_CACHE_DISK_MB": "256",
         **env,
     }
     return ServerProcess.start(settings, log_path, port, timeout=60)

@@ -126,3 +126,55 @@ def test_every_operation_answers_as_documented(
         f"no 5xx; statuses, content types and bodies as documented ({seen}); "
         "the server answered afterwards",
     )
+
+
+# The chat request's fields that steer tool calls and reasoning: every case of the focused fuzz
+# sends them all, with the messages and a reply length; other fields stay out.
+TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls", "chat_template_kwargs")
+
+
+def tool_focused_schema(live: LiveServer) -> schemathesis.BaseSchema:
+    spec = requests.get(f"{live.url}/openapi.json", headers=AUTHORIZATION, timeout=30).json()
+    request = spec["components"]["schemas"]["ChatCompletionRequest"]
+    kept = ("messages", "max_tokens", "stream", *TOOL_FIELDS)
+    request["properties"] = {k: v for k, v in request["properties"].items() if k in kept}
+    request["required"] = ["messages", *TOOL_FIELDS]
+    # Plain user messages: the fields under test are the others (the main fuzz varies these).
+    request["properties"]["messages"] = {
+        "type": "array", "minItems": 1, "maxItems": 3,
+        "items": {"type": "object", "required": ["role", "content"], "properties": {
+            "role": {"const": "user"}, "content": {"type": "string"}}},
+    }  # fmt: skip
+    spec["paths"] = {"/v1/chat/completions": spec["paths"]["/v1/chat/completions"]}
+    return schemathesis.openapi.from_dict(spec)
+
+
+def test_tool_and_reasoning_fields_answer_as_documented(
+    fuzzed: LiveServer, figures: Figures
+) -> None:
+    """Positive cases that always carry the tool and template fields: every answer as
+    documented, and some of them replies (calls, or text with tool_choice none)."""
+    statuses: Counter[int] = Counter()
+    session = requests.Session()
+    operation = next(iter(tool_focused_schema(fuzzed).get_all_operations())).ok()
+
+    @given(case=operation.as_strategy(headers=AUTHORIZATION))
+    @settings(max_examples=CHAT_EXAMPLES, deadline=None, database=None, derandomize=not STRESS,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def fuzz(case: schemathesis.Case) -> None:
+        shorten_reply(case)
+        response = case.call(base_url=fuzzed.url, session=session, timeout=30)
+        statuses[response.status_code] += 1
+        case.validate_response(response, checks=SCHEMA_CHECKS)
+
+    fuzz()
+    answer = requests.post(
+        f"{fuzzed.url}/v1/chat/completions", json=chat_body(), headers=AUTHORIZATION, timeout=30
+    )
+    assert (answer.status_code, statuses[200] > 0) == (200, True), statuses
+    seen = ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items()))
+    figures.record(
+        "Fuzzing",
+        f"{sum(statuses.values())} chat requests that all carry {', '.join(TOOL_FIELDS)}",
+        f"no 5xx; answers as documented ({seen}); the server answered afterwards",
+    )

@@ -16,6 +16,8 @@ from bench.bandwidth import decode_ceiling_tps, measure
 from bench.chart import render_chart
 from bench.client import FrameReader, StreamResult, parse_frame
 from bench.knowledge import percentile
+from bench.peer import ServerShape, llama_server_command
+from bench.peer_report import peer_targets, render_peer, summarize_peer
 from bench.product import aggregate
 from bench.recall import DATA, Question, first_relevant_rank, load_questions, scores
 from bench.report import (
@@ -26,7 +28,21 @@ from bench.report import (
     summarize,
     targets,
 )
-from bench.summary import ideal_followup_tokens, merge_rounds, prefill_cases
+from bench.scenarios import burst_figures, longest_gap_ms
+from bench.summary import (
+    ideal_followup_tokens,
+    json_schema_decode,
+    merge_rounds,
+    prefill_cases,
+)
+from build_llama_server import (
+    cache_entry,
+    cache_root,
+    cpu_cmake_args,
+    failure_file,
+    locate,
+    server_cmake_args,
+)
 from pocketchat.settings import REPO_ROOT
 
 
@@ -177,6 +193,22 @@ def test_markdown_table_has_raw_product_and_ratio_columns():
         "| aggregate decode, 4 streams decoding together, tokens/s | 64.0 | 60.0 | 0.938 |"
         in markdown
     )
+
+
+def test_decode_with_a_json_schema_is_summarized_and_reported():
+    records = [{"decode_tps": tps} for tps in (12.0, 10.0, 14.0)]
+    rates = json_schema_decode({"decode_json_schema": records})
+    result = {
+        "meta": {"machine": "test CPU", "model": "m.gguf", "settings": "N_THREADS=2",
+                 "timestamp": "2026-01-01T00:00:00", "reps": 3},
+        "summary": {**synthetic_summary(), "decode_json_schema_tps": rates},
+        "targets": [],
+    }  # fmt: skip
+    row = (
+        "| decode, 1 stream, constrained by a JSON schema (grammar), tokens/s | — "
+        "| 12.0 (10.0–14.0) |"
+    )
+    assert row in render_markdown(result)
 
 
 def test_chart_is_a_png(tmp_path: Path):
@@ -337,3 +369,120 @@ def test_every_recall_question_names_a_document_that_holds_its_needle():
 
 def test_percentile_is_the_nearest_rank():
     assert (percentile(range(101), 0.5), percentile(range(101), 0.95)) == (50, 95)
+
+
+ZEN4_CPUINFO = (
+    "processor\t: 0\nflags\t\t: sse4_2 avx f16c fma bmi2 avx2 avx512f avx512dq avx512cd avx512bw "
+    "avx512vl avx512_vnni avx512_bf16 amx_tile amx_int8\n"
+)
+
+
+def test_llama_server_is_built_with_the_packages_cpu_flags_and_nothing_from_the_network():
+    args = server_cmake_args(cpu_cmake_args({}, ZEN4_CPUINFO, "x86_64"))
+    flags = dict(arg.removeprefix("-D").split("=", 1) for arg in args)
+    wanted = (
+        "GGML_AVX512", "GGML_AMX_TILE", "GGML_AVX512_BF16", "LLAMA_BUILD_SERVER", "LLAMA_CURL",
+        "LLAMA_OPENSSL", "LLAMA_USE_PREBUILT_UI", "BUILD_SHARED_LIBS",
+    )  # fmt: skip
+    assert (len(flags), {name: flags[name] for name in wanted}) == (
+        len(args),  # no flag given twice (the package's LLAMA_BUILD_SERVER=OFF is dropped)
+        {"GGML_AVX512": "ON", "GGML_AMX_TILE": "OFF", "GGML_AVX512_BF16": "OFF",
+         "LLAMA_BUILD_SERVER": "ON", "LLAMA_CURL": "OFF", "LLAMA_OPENSSL": "OFF",
+         "LLAMA_USE_PREBUILT_UI": "OFF", "BUILD_SHARED_LIBS": "OFF"},
+    )  # fmt: skip
+
+
+def test_llama_server_cache_has_one_entry_per_version_and_flags(tmp_path: Path):
+    entry = cache_entry(tmp_path, "0.3.36", ["-DGGML_AVX2=ON"])
+    assert {
+        "default root": cache_root({}),
+        "under the root": entry.parent,
+        "named by version": entry.name.startswith("0.3.36-"),
+        "same flags, same entry": cache_entry(tmp_path, "0.3.36", ["-DGGML_AVX2=ON"]) == entry,
+        "other flags": cache_entry(tmp_path, "0.3.36", ["-DGGML_AVX2=OFF"]) != entry,
+        "other version": cache_entry(tmp_path, "0.3.37", ["-DGGML_AVX2=ON"]) != entry,
+    } == {
+        "default root": Path.home() / ".cache" / "pocketchat" / "llama-server",
+        "under the root": tmp_path,
+        "named by version": True,
+        "same flags, same entry": True,
+        "other flags": True,
+        "other version": True,
+    }
+
+
+def test_a_failed_llama_server_build_leaves_its_reason_for_the_bench(tmp_path: Path):
+    entry = tmp_path / "0.3.36-0123456789ab"
+    failure_file(entry).write_text("compiling llama-server failed (exit code 2)\n")
+    assert locate(entry) == (None, "compiling llama-server failed (exit code 2)")
+
+
+def test_llama_server_gets_the_products_slots_context_per_slot_and_batches():
+    shape = ServerShape(Path("m.gguf"), threads=2, n_ctx=4096, n_batch=512, n_ubatch=256)
+    command = llama_server_command(Path("/cache/llama-server"), shape, slots=4, port=8080)
+    assert dict(zip(command[1::2], command[2::2], strict=True)) == {
+        "--model": "m.gguf", "--threads": "2", "--threads-batch": "2", "--parallel": "4",
+        "--ctx-size": "16384", "--batch-size": "512", "--ubatch-size": "256",
+        "--host": "127.0.0.1", "--port": "8080",
+    }  # fmt: skip
+
+
+def _peer_rounds() -> list[dict[str, Any]]:
+    def side(decode: float, rss: float, return_ratio: float) -> dict[str, Any]:
+        return {"decode_tps": decode, "cold_ttft_ms": 100.0, "peak_rss_mb": rss,
+                "burst_last_first_token_ms": 2000.0, "burst_tps": 50.0,
+                "return_ratio": return_ratio}  # fmt: skip
+
+    return [
+        {"product": side(30.0, 700.0, 1.18), "llama_server": side(30.0, 600.0, 0.13)},
+        {"product": side(20.0, 700.0, 1.18), "llama_server": side(25.0, 600.0, 0.13)},
+        {"product": side(36.0, 700.0, 1.18), "llama_server": side(40.0, 600.0, 0.13)},
+        {"product": side(99.0, 700.0, 1.18)},  # llama-server failed this round: no ratio
+    ]
+
+
+def test_peer_ratios_are_the_median_of_each_rounds_ratio():
+    summary = summarize_peer(_peer_rounds())
+    # Per round 1.0, 0.8 and 0.9: median 0.9, where the medians' ratio would say 1.0.
+    assert summary["decode_tps"]["ratio"] == pytest.approx(0.9)
+
+
+def test_peer_targets_pass_and_miss():
+    checks = peer_targets(summarize_peer(_peer_rounds()))
+    assert {t.name: t.verdict for t in checks} == {
+        "single-stream decode, pocketchat / llama-server": "MISS",
+        "cold TTFT, pocketchat / llama-server": "PASS",
+        "peak RSS, 4 slots, pocketchat / llama-server": "MISS",
+        "burst of 4, last first token, pocketchat / llama-server": "PASS",
+        "burst of 4, tokens/s, pocketchat / llama-server": "PASS",
+        "return to a conversation that lost its slot, TTFT / cold TTFT, vs llama-server's": "MISS",
+    }
+
+
+def test_peer_table_says_why_llama_server_was_not_measured():
+    rounds = [{"product": r["product"]} for r in _peer_rounds()]
+    summary = summarize_peer(rounds)
+    checks = peer_targets(summary)
+    markdown = render_peer(summary, checks, {}, "not built: cmake failed (exit code 1)")
+    assert (
+        markdown.splitlines()[0],
+        "| decode, 1 stream, tokens/s | not built | 33.0 (20.0–99.0) | — |" in markdown,
+        {t.verdict for t in checks},
+    ) == ("llama-server: not built: cmake failed (exit code 1)", True, {"N/A"})
+
+
+def test_burst_figures_count_from_the_moment_the_burst_was_sent():
+    def stream(sent: float, first: float, last: float) -> StreamResult:
+        return StreamResult(sent_at=sent, first_delta_at=first, last_delta_at=last,
+                            usage={"completion_tokens": 8})  # fmt: skip
+
+    figures = burst_figures([stream(10.0, 10.5, 12.0), stream(10.01, 11.0, 14.0)])
+    assert figures == {
+        "burst_last_first_token_ms": pytest.approx(1000.0),
+        "burst_tps": pytest.approx(16 / 4.0),
+    }
+
+
+def test_longest_gap_counts_only_waits_that_end_after_the_burst_arrived():
+    # The 0.4 s wait ended before the burst (at 0.55 s); the 1 s one after it.
+    assert longest_gap_ms([0.0, 0.1, 0.5, 0.6, 1.6], since=0.55) == pytest.approx(1000.0)

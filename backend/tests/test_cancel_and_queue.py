@@ -19,7 +19,14 @@ from conftest import (
     user_prompt,
 )
 from pocketchat.engine.engine import Engine
-from pocketchat.engine.types import Finished, GenerationRequest, SamplerConfig, Started
+from pocketchat.engine.types import (
+    Finished,
+    GenerationRequest,
+    Progress,
+    Queued,
+    SamplerConfig,
+    Started,
+)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
@@ -130,6 +137,8 @@ def test_cancel_during_prefill_aborts_the_decode(
     time.sleep(0.3)  # well inside a prefill of ~6,500 tokens (seconds on these CPUs)
     handle.cancel()
     finished = handle.next_event(30)
+    while isinstance(finished, Progress):  # the step under way was announced before the cancel
+        finished = handle.next_event(30)
     assert isinstance(finished, Finished)
     assert (finished.finish_reason, finished.completion_tokens) == ("cancelled", 0)
     assert engine.aborted_decodes >= 1
@@ -139,3 +148,37 @@ def test_cancel_during_prefill_aborts_the_decode(
     while not isinstance(event, Finished):
         event = quick.next_event(30)
     assert event.finish_reason == "length"
+
+
+def test_a_prompt_waiting_for_its_turn_is_freed_without_waiting_for_the_step(
+    engines: Callable[..., Engine], smollm2_model: Path
+) -> None:
+    # Two prompts in two slots: each step reads a 512-token chunk of the first, and the second
+    # waits for its turn. Cancelled meanwhile, it is freed at once, not after the step (a
+    # second or more on a small CPU), and the first's step is not aborted.
+    engine = engines(smollm2_model, parallel=2, n_ctx=4096, n_batch=512, n_ubatch=512)
+    long_prompt = user_prompt(engine, "lorem ipsum dolor sit amet " * 300)
+    first = engine.submit(GenerationRequest("long", long_prompt, 4, SamplerConfig.greedy()))
+    second = engine.submit(
+        GenerationRequest("waiting", long_prompt[:100], 4, SamplerConfig.greedy())
+    )
+    steps: list[Progress] = []
+    while len(steps) < 2:  # the second chunk of the first prompt is being read
+        event = first.next_event(30)
+        if isinstance(event, Progress) and event.reading:
+            steps.append(event)
+    time.sleep(0.05)  # inside llama_decode by now: a 512-token step takes far longer
+    second.cancel()
+    freed = second.next_event(10)
+    while isinstance(freed, (Started, Queued)):
+        freed = second.next_event(10)
+    assert isinstance(freed, Finished) and freed.finish_reason == "cancelled"
+    assert "waiting" not in engine.active_requests()
+    # The step under way was not cut short: the first prompt's next chunk comes later.
+    pending = first.next_event(0)
+    assert not (isinstance(pending, Progress) and pending.done > steps[-1].done)
+    assert engine.aborted_decodes == 0
+    while not isinstance(event := first.next_event(60), Finished):
+        assert event is not None
+    assert event.finish_reason == "length"
+    assert engine.cache_mismatches() == []

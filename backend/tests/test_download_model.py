@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import random
+import re
 import shutil
 import signal
 import socket
@@ -67,6 +68,7 @@ class FakeHub:
     stall_unanswered: bool = False  # take each request for the file and never answer it
     url: str = ""
     ranges: list[str | None] = dataclasses.field(default_factory=list)
+    heads: list[str] = dataclasses.field(default_factory=list)  # paths asked for metadata
     stalled: queue.Queue[int] = dataclasses.field(default_factory=queue.Queue)  # request numbers
     release: threading.Event = dataclasses.field(default_factory=threading.Event)
 
@@ -79,6 +81,7 @@ def handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_HEAD(self) -> None:
+            hub.heads.append(self.path)
             if "/resolve/" not in self.path:
                 self.send_error(404)
                 return
@@ -208,6 +211,43 @@ def files_in(directory: Path) -> list[str]:
 def one_sentence(text: str) -> bool:
     line = text.strip().splitlines()[-1]
     return line.startswith("error: ") and line.endswith(".") and "Traceback" not in text
+
+
+def pinned(preset: Preset) -> bool:
+    """Size, sha256 and an immutable revision: a branch name would let the file change."""
+    return (
+        re.fullmatch(r"[0-9a-f]{64}", preset.sha256) is not None
+        and preset.size_bytes > 0
+        and bool(download_model.sources_of(preset))
+        and (preset.hf_repo is None or re.fullmatch(r"[0-9a-f]{40}", preset.hf_revision or ""))
+        is not None
+    )
+
+
+def test_every_preset_is_pinned_and_has_a_file_name_of_its_own() -> None:
+    presets = download_model.all_presets()
+    unpinned = [
+        name for name, preset in presets.items() if name != preset.name or not pinned(preset)
+    ]
+    file_names = {preset.filename for preset in presets.values()}
+    assert (unpinned, len(file_names)) == ([], len(presets))
+
+
+HUB_PRESETS = [preset for preset in download_model.all_presets().values() if preset.hf_repo]
+
+
+@pytest.mark.parametrize("preset", HUB_PRESETS, ids=lambda preset: preset.name)
+def test_hub_presets_ask_for_their_revision_and_refuse_other_figures(
+    preset: Preset, hubs: Hubs
+) -> None:
+    """Each hub preset asks for its file at the pinned commit, and a file the hub publishes
+    with other figures (here FAKE's) is refused before a byte of it is downloaded."""
+    hub = hubs.start("hf")
+    code = hubs.download("--preset", preset.name)
+    asked = f"/{preset.hf_repo}/resolve/{preset.hf_revision}/{preset.filename}"
+    assert (code, set(hub.heads), hub.ranges, files_in(hubs.models)) == (
+        EXIT_VERIFY, {asked}, [], []
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("source", ["hf", "modelscope"])

@@ -22,7 +22,8 @@ from pocketchat.runtime import loader_of
 HONOURED = {
     "messages", "model", "stream", "stream_options", "max_tokens", "max_completion_tokens",
     "temperature", "top_p", "frequency_penalty", "presence_penalty", "seed", "stop", "n",
-    "response_format", "logit_bias", "logprobs", "top_logprobs",
+    "response_format", "logit_bias", "logprobs", "top_logprobs", "tools", "tool_choice",
+    "parallel_tool_calls",
 }  # fmt: skip
 # Accepted and ignored: they ask for nothing this server could fail to do.
 IGNORED = {
@@ -34,11 +35,8 @@ REFUSED_VALUES: dict[str, Any] = {
     "audio": {"voice": "alloy", "format": "wav"},
     "modalities": ["text", "audio"],
     "prediction": {"type": "content", "content": "x"},
-    "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
-    "tool_choice": "required",
     "functions": [{"name": "f", "parameters": {}}],
     "function_call": "auto",
-    "parallel_tool_calls": True,
     "web_search_options": {},
     "reasoning_effort": "low",
     "verbosity": "low",

@@ -31,9 +31,11 @@ import psutil
 from bench.bandwidth import measure
 from bench.chart import render_chart
 from bench.knowledge import knowledge_work, run_knowledge
+from bench.peer import PeerPhase, ServerShape, batch_size
 from bench.product import FOLLOW_UP, QUESTION, STORY, Prompts, Workload, many_slots, one_slot
 from bench.raw import fit_words, vocabulary
 from bench.report import MB, render_markdown, targets
+from bench.scenarios import peer_work
 from bench.server import REPO_ROOT
 from bench.summary import merge_rounds, prefill_cases, summarize_all
 
@@ -59,6 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--knowledge-only",
         action="store_true",
         help="only the knowledge base's measurements (writes knowledge.json and knowledge.md)",
+    )
+    parser.add_argument(
+        "--peer",
+        action=argparse.BooleanOptionalAction,
+        help="pocketchat and llama-server side by side in each round (default: on, off --quick)",
     )
     return parser.parse_args(argv)
 
@@ -175,6 +182,8 @@ def measure_all(
     ones: list[dict[str, Any]] = []
     manys: list[dict[str, Any]] = []
     raws: list[dict[str, Any]] = []
+    peer = peer_phase(args, work, server_env, log_dir)
+    peer_rounds: list[dict[str, Any]] = []
     cases: dict[str, list[int]] | None = None
     parallel = max(work.concurrency)
     for number in range(1, work.reps + 1):
@@ -197,6 +206,9 @@ def measure_all(
         log(f"round {number}/{work.reps}: raw llama.cpp (subprocess)")
         unique_cases = [list(case) for case in sorted({tuple(c) for c in cases.values()})]
         raws.append(phase("raw", partial(run_raw, args, one_round, unique_cases)))
+        if peer is not None:
+            log(f"round {number}/{work.reps}: pocketchat and llama-server side by side")
+            peer_rounds.append(phase("peer", partial(peer.round, number)))
     assert cases is not None
     found |= {
         "one": merge_rounds(ones),
@@ -204,8 +216,27 @@ def measure_all(
         "raw": merge_rounds(raws),
         "cases": cases,
         "other_load_cores": {name: round(mean(v), 3) for name, v in loads.items()},
+        "peer": peer.section(peer_rounds) if peer is not None else {"skipped": "--no-peer"},
     }
     return found
+
+
+def peer_phase(
+    args: argparse.Namespace, work: Workload, server_env: dict[str, str], log_dir: Path
+) -> PeerPhase | None:
+    """The llama-server comparison, unless --no-peer (the default of --quick)."""
+    if not (args.peer if args.peer is not None else not args.quick):
+        return None
+    shape = ServerShape(
+        args.model.resolve(),
+        args.threads,
+        args.n_ctx,
+        batch_size("n_batch"),
+        batch_size("n_ubatch"),
+    )
+    prompts = work.prompts
+    sizes = peer_work(args.model, prompts.question, prompts.story, prompts.follow_up, args.quick)
+    return PeerPhase(shape, server_env, log_dir, sizes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if knowledge["errors"] else 0
     found = measure_all(args, work, log)
     knowledge = knowledge_run()
-    found["errors"] += knowledge["errors"]
+    found["errors"] += knowledge["errors"] + found["peer"].get("errors", [])
     raw = found["raw"]
     summary = summarize_all(raw, found["one"], found["many"], found["bandwidth"], found["cases"])
     checks = targets(summary, args.n_ctx)
@@ -286,10 +317,12 @@ def main(argv: list[str] | None = None) -> int:
         "raw": raw,
         "product": {"one_slot": found["one"], "many_slots": found["many"]},
         "knowledge": knowledge,
+        "peer": found["peer"],
     }
     write_outputs(result, args.out_dir, stamp)
     print(render_markdown(result))
-    for line in [check.line() for check in checks] + knowledge["target_lines"]:
+    peer_lines = found["peer"].get("target_lines", [])
+    for line in [check.line() for check in checks] + knowledge["target_lines"] + peer_lines:
         print(line)
     print(f"bench: {result['meta']['seconds']} s; results in {args.out_dir}/latest.*")
     return 1 if found["errors"] else 0

@@ -1,5 +1,6 @@
-"""The product's measurements over HTTP/SSE: start-up, time to first token, decode, concurrency,
-disconnects and memory, each against a live `python -m pocketchat`.
+"""The product's measurements over HTTP/SSE: start-up, time to first token, decode (plain and
+constrained by a JSON schema's grammar), concurrency, disconnects and memory, each against a live
+`python -m pocketchat`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,34 @@ STORY = (
     "night, sees the lights of a ship that vanished forty years ago, and about what he finds "
     "when the sea calms down the next morning."
 )
+
+
+# A structured reply as an application asks for one: a list of records, long enough that every
+# decode measurement ends at its max_tokens, each string bounded as schemas usually bound them.
+RECORDS_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "records",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "records": {
+                    "type": "array",
+                    "minItems": 50,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string", "maxLength": 40},
+                            "note": {"type": "string", "maxLength": 80},
+                        },
+                        "required": ["name", "note"],
+                    },
+                }
+            },
+            "required": ["records"],
+        },
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -108,6 +137,11 @@ def one_slot(base: dict[str, str], work: Workload, log_dir: Path) -> dict[str, A
         del default_sampling["repeat_penalty"]
         out["decode_default_sampling"] = [
             _record(_check(stream_chat(port, default_sampling), "default sampling"))
+        ]
+        # The same decode through llama.cpp's grammar sampler (response_format json_schema).
+        records = {**story, "response_format": RECORDS_FORMAT}
+        out["decode_json_schema"] = [
+            _record(_check(stream_chat(port, records), "JSON schema")) for _ in range(work.reps)
         ]
         out["disconnect"] = [_disconnect(port, work) for _ in range(work.reps)]
         out["peak_rss_bytes"] = server.peak_rss()

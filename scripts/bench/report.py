@@ -204,6 +204,8 @@ def comparison_rows(s: dict[str, Any]) -> list[tuple[str, str | None, str | None
          "decode_tps"),
         ("decode, 1 stream, default sampling (repeat_penalty 1.1), tokens/s", None,
          "decode_default_sampling_tps"),
+        ("decode, 1 stream, constrained by a JSON schema (grammar), tokens/s", None,
+         "decode_json_schema_tps"),
     ]  # fmt: skip
     levels = sorted({*s.get("raw_batched_tps", {}), *s.get("aggregate_tps", {})}, key=int)
     for n in levels:
@@ -261,6 +263,8 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines += [f"| {t['name']} | {t['verdict']} {t['detail']} |" for t in result["targets"]]
     if knowledge := result.get("knowledge", {}).get("markdown"):
         lines += ["", knowledge.rstrip("\n")]
+    if peer := result.get("peer", {}).get("markdown"):
+        lines += ["", peer.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

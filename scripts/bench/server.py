@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import psutil
 from bench.client import get, metric
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+POCKETCHAT = (sys.executable, "-m", "pocketchat")
 
 
 def free_port() -> int:
@@ -48,11 +49,17 @@ class ServerProcess:
 
     `settings` are environment variables over this process's own, less API_KEY: a key in the
     developer's .env would lock the bench and the tests out. The server's output goes to
-    `log_path`.
+    `log_path`. `command` runs another server the same way (the bench's llama-server).
     """
 
+    health_path = "/api/health"
+
     def __init__(
-        self, settings: Mapping[str, str], log_path: Path, port: int | None = None
+        self,
+        settings: Mapping[str, str],
+        log_path: Path,
+        port: int | None = None,
+        command: Sequence[str] = POCKETCHAT,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -66,7 +73,7 @@ class ServerProcess:
         # The child writes the log itself: nothing here has to drain a pipe or close a file.
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "pocketchat"],
+                list(command),
                 env=env,
                 cwd=REPO_ROOT,
                 stdout=log,
@@ -84,9 +91,10 @@ class ServerProcess:
         log_path: Path,
         port: int | None = None,
         timeout: float = 120.0,
+        command: Sequence[str] = POCKETCHAT,
     ) -> ServerProcess:
         """Start one and wait until it is healthy; stop it again if it never is."""
-        server = cls(settings, log_path, port)
+        server = cls(settings, log_path, port, command)
         try:
             server.wait_healthy(timeout)
         except BaseException:
@@ -111,13 +119,13 @@ class ServerProcess:
             return
 
     def wait_healthy(self, timeout: float = 120.0) -> float:
-        """Seconds from process start until GET /api/health answers 200."""
+        """Seconds from process start until GET `health_path` answers 200."""
         deadline = self.started_at + timeout
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:
                 raise ServerFailed(f"the server exited early:\n{self.log_tail()}")
             try:
-                if get(self.url, "/api/health", timeout=2)[0] == 200:
+                if get(self.url, self.health_path, timeout=2)[0] == 200:
                     self.startup_seconds = time.perf_counter() - self.started_at
                     return self.startup_seconds
             except OSError:

@@ -105,6 +105,11 @@ def raw_summary(raw: dict[str, Any], cases: dict[str, list[int]]) -> dict[str, A
     }
 
 
+def json_schema_decode(one: dict[str, Any]) -> dict[str, float] | None:
+    """Decode tokens/s (client side) of the replies constrained by a JSON schema's grammar."""
+    return summarize(r["decode_tps"] for r in one.get("decode_json_schema", []))
+
+
 def one_slot_summary(one: dict[str, Any]) -> dict[str, Any]:
     def timing(records: list[dict[str, Any]], key: str) -> dict[str, float] | None:
         return summarize(r["timings"].get(key) for r in records)
@@ -126,6 +131,7 @@ def one_slot_summary(one: dict[str, Any]) -> dict[str, Any]:
         "decode_default_sampling_tps": summarize(
             r["decode_tps"] for r in one["decode_default_sampling"]
         ),
+        "decode_json_schema_tps": json_schema_decode(one),
         "disconnect_ms": summarize(d["ms"] for d in one["disconnect"]),
         "disconnect_queued_ms": summarize(d["next_queued_ms"] for d in one["disconnect"]),
         "rss_p1_mb": summarize([one["peak_rss_bytes"] / MB]),

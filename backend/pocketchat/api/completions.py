@@ -13,8 +13,8 @@ from flask import Blueprint, Response, request
 from pocketchat import sse
 from pocketchat.api.errors import APIError
 from pocketchat.api.json_body import read_json
+from pocketchat.api.reply_parts import WholeReply, chunk_delta
 from pocketchat.api.responses import (
-    AssistantMessage,
     CancelResult,
     ChatCompletion,
     ChatCompletionChunk,
@@ -35,9 +35,10 @@ from pocketchat.api.responses import (
     json_response,
 )
 from pocketchat.api.schemas import parse_chat_request
+from pocketchat.chat.output import ReplyDelta
 from pocketchat.chat.service import ChatRun, Sources, Status
 from pocketchat.engine import types as engine
-from pocketchat.engine.types import Delta, Failed, Finished
+from pocketchat.engine.types import Failed, Finished
 from pocketchat.knowledge.service import Passage
 from pocketchat.runtime import current_loader, current_runtime
 
@@ -146,7 +147,14 @@ def _timings(finished: Finished) -> Timings:
 
 
 def _status(status: Status) -> StreamStatus:
-    fields = {"queue_position": status.queue_position, "messages": status.messages}
+    fields = {
+        "queue_position": status.queue_position,
+        "messages": status.messages,
+        "prompt_tokens_done": status.prompt_tokens_done,
+        "prompt_tokens_total": status.prompt_tokens_total,
+        "prompt_tokens_restored": status.prompt_tokens_restored,
+        "eta_ms": status.eta_ms,
+    }
     return StreamStatus(
         state=status.state,
         **{name: value for name, value in fields.items() if value is not None},
@@ -197,10 +205,8 @@ def stream_frames(
                 yield frames.chunk([], status=_status(event))
             elif isinstance(event, Sources):
                 yield frames.chunk([], sources=_sources(event.passages))
-            elif isinstance(event, Delta):
-                yield frames.delta(
-                    ChunkDelta(content=event.text), logprobs=_logprobs(logprobs, event.logprobs)
-                )
+            elif isinstance(event, ReplyDelta):
+                yield frames.delta(chunk_delta(event), logprobs=_logprobs(logprobs, event.logprobs))
             elif isinstance(event, Finished):
                 yield frames.delta(
                     ChunkDelta(), _finish_reason(event), _logprobs(logprobs, event.logprobs)
@@ -225,14 +231,14 @@ def collect(
     run: ChatRun, model_id: str, disconnected: Callable[[], bool], logprobs: bool | None = None
 ) -> ChatCompletion:
     """The whole reply as one chat.completion object."""
-    parts: list[str] = []
+    reply = WholeReply()
     tokens: list[engine.TokenLogprob] = []
     for event in run.events(DISCONNECT_POLL_SECONDS):
         if event is None and disconnected():
             run.close()
             raise APIError(499, "the client closed the connection", code="client_closed")
-        elif isinstance(event, Delta):
-            parts.append(event.text)
+        elif isinstance(event, ReplyDelta):
+            reply.add(event)
             tokens.extend(event.logprobs)
         elif isinstance(event, Failed):
             status = 503 if event.code == "server_shutdown" else 500
@@ -240,7 +246,7 @@ def collect(
         elif isinstance(event, Finished):
             choice = Choice(
                 index=0,
-                message=AssistantMessage(role="assistant", content="".join(parts)),
+                message=reply.message(),
                 finish_reason=_finish_reason(event),
             )
             if chosen := _logprobs(logprobs, (*tokens, *event.logprobs)):

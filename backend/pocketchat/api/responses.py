@@ -10,16 +10,35 @@ from __future__ import annotations
 from typing import Literal
 
 from flask import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Response(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class FunctionCall(_Response):
+    name: str
+    arguments: str  # a JSON object, as text
+
+
+class ToolCall(_Response):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class StreamedToolCall(ToolCall):
+    """A call in a stream: each comes whole in one delta; `index` is its place in the reply."""
+
+    index: int
+
+
 class AssistantMessage(_Response):
     role: Literal["assistant"]
-    content: str
+    content: str | None  # null when the reply is only tool calls
+    reasoning_content: str | None = None  # a reasoning model's thinking (`<think>`), if any
+    tool_calls: list[ToolCall] | None = None
 
 
 class TopLogprob(_Response):
@@ -42,10 +61,13 @@ class ChoiceLogprobs(_Response):
     refusal: list[TokenLogprob] | None = None
 
 
+FinishReason = Literal["stop", "length", "tool_calls"]
+
+
 class Choice(_Response):
     index: int
     message: AssistantMessage
-    finish_reason: Literal["stop", "length"]
+    finish_reason: FinishReason
     logprobs: ChoiceLogprobs | None = None
 
 
@@ -116,19 +138,35 @@ class ChatCompletion(_Response):
 class ChunkDelta(_Response):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[StreamedToolCall] | None = None
 
 
 class ChunkChoice(_Response):
     index: int
     delta: ChunkDelta
-    finish_reason: Literal["stop", "length"] | None
+    finish_reason: FinishReason | None
     logprobs: ChoiceLogprobs | None = None
 
 
 class StreamStatus(_Response):
-    state: Literal["queued", "summarizing", "generating"]
+    """What the server is doing before the reply's first token.
+
+    `queued` (with `queue_position`), `summarizing` (`messages` being summarized), `generating`
+    (a slot took the request), `prefill` (its prompt is being read). While a prompt is read,
+    `prefill` (or `summarizing`, for a summary's prompt) comes at least every 500 ms with
+    `prompt_tokens_done` of `prompt_tokens_total` (inside a llama.cpp step, estimated from the
+    recent reading rate), `prompt_tokens_restored` (taken from a kept KV cache instead of being
+    read again) and `eta_ms` (absent until a first prompt has been timed).
+    """
+
+    state: Literal["queued", "summarizing", "generating", "prefill"]
     queue_position: int | None = None
     messages: int | None = None
+    prompt_tokens_done: int | None = Field(None, ge=0)
+    prompt_tokens_total: int | None = Field(None, ge=0)
+    prompt_tokens_restored: int | None = Field(None, ge=0)
+    eta_ms: int | None = Field(None, ge=0)
 
 
 class ChatCompletionChunk(_Response):
@@ -198,6 +236,9 @@ class ServedModel(BaseModel):
     size_bytes: int
     n_params: int
     n_ctx_train: int
+    chat_template: str  # CHAT_TEMPLATE: "gguf" (the file's own), a built-in name or a path
+    tools: bool  # whether requests may offer tools (the template renders them)
+    reasoning: bool  # whether replies' `<think>` blocks come as reasoning_content
 
 
 class ServerInfo(BaseModel):

@@ -16,16 +16,18 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from pocketchat.api.errors import APIError
+from pocketchat.api.messages import ChatMessage, check_tool_results
 from pocketchat.api.openai_fields import (
     REFUSED,
     JsonObjectFormat,
     JsonSchemaFormat,
     ResponseFormat,
+    ToolFields,
     refused,
 )
 from pocketchat.chat.request import DEFAULT_SAMPLING, ChatRequest, JsonOutput, KnowledgeQuery
 from pocketchat.context.manager import ClientSummary
-from pocketchat.context.prompt import Message
+from pocketchat.context.tools import RESERVED_TEMPLATE_VARIABLES
 
 Body = TypeVar("Body", bound=BaseModel)
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -37,23 +39,6 @@ LogitBias = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
 class _Strict(BaseModel):
     # Wrong JSON types are errors, not coerced: "1" is not a number, 1 is not a boolean.
     model_config = ConfigDict(strict=True, extra="ignore")
-
-
-class TextPart(_Strict):
-    type: Literal["text"]
-    text: str
-
-
-class ChatMessage(_Strict):
-    role: Literal["system", "user", "assistant"]
-    content: str | list[TextPart]
-    name: str | None = Field(None, max_length=64)
-
-    @property
-    def text(self) -> str:
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(part.text for part in self.content)
 
 
 class ContextSummary(_Strict):
@@ -73,7 +58,7 @@ class StreamOptions(_Strict):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(_Strict):
+class ChatCompletionRequest(ToolFields):
     messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
     model: str | None = Field(None, description="Accepted and ignored: one model is served.")
     stream: bool = False
@@ -115,6 +100,12 @@ class ChatCompletionRequest(_Strict):
         "constrained by a grammar built from the schema; a schema keyword the grammar cannot "
         "enforce is refused (400).",
     )
+    chat_template_kwargs: dict[str, Any] | None = Field(
+        None,
+        max_length=16,
+        description="Extra variables for the chat template, as llama-server and vLLM take them: "
+        '`{"enable_thinking": false}` turns a reasoning model\'s thinking off (Qwen3).',
+    )
     # Accepted and ignored: they change nothing in what this server produces.
     user: str | None = Field(None, max_length=256, description="Accepted and ignored.")
     safety_identifier: str | None = Field(None, max_length=256, description="Accepted and ignored.")
@@ -132,11 +123,8 @@ class ChatCompletionRequest(_Strict):
     audio: None = refused("audio")
     modalities: None = refused("modalities")
     prediction: None = refused("prediction")
-    tools: None = refused("tools")
-    tool_choice: None = refused("tool_choice")
     functions: None = refused("functions")
     function_call: None = refused("function_call")
-    parallel_tool_calls: None = refused("parallel_tool_calls")
     web_search_options: None = refused("web_search_options")
     reasoning_effort: None = refused("reasoning_effort")
     verbosity: None = refused("verbosity")
@@ -150,6 +138,28 @@ class ChatCompletionRequest(_Strict):
         if value is not None and not (type(value) is type(harmless) and value == harmless):
             raise PydanticCustomError("refused", reason)
         return None
+
+    @field_validator("messages")
+    @classmethod
+    def _results_answer_calls(cls, value: list[ChatMessage]) -> list[ChatMessage]:
+        check_tool_results(value)
+        return value
+
+    @field_validator("chat_template_kwargs")
+    @classmethod
+    def _template_variables(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for name in value or {}:
+            if not name.isidentifier() or not name.isascii() or len(name) > 64:
+                raise PydanticCustomError(
+                    "name", "{name} is not a variable name", {"name": repr(name)}
+                )
+            if name in RESERVED_TEMPLATE_VARIABLES:
+                raise PydanticCustomError(
+                    "name", "{name} is set by the server", {"name": repr(name)}
+                )
+        if value and not isinstance(value.get("enable_thinking", False), bool):
+            raise PydanticCustomError("type", "enable_thinking must be true or false")
+        return value
 
     @field_validator("stop")
     @classmethod
@@ -190,7 +200,7 @@ class ChatCompletionRequest(_Strict):
             )
         summary = self.context_summary
         return ChatRequest(
-            messages=tuple(Message(m.role, m.text) for m in self.messages),
+            messages=tuple(m.to_message() for m in self.messages),
             sampling=replace(DEFAULT_SAMPLING, **overrides),
             reply_limit=self.max_completion_tokens or self.max_tokens,
             stop=self.stop_strings,
@@ -205,6 +215,8 @@ class ChatCompletionRequest(_Strict):
             ),
             json_output=self._json_output(),
             logprobs=(self.top_logprobs or 0) if self.logprobs else None,
+            tools=self.tool_use(),
+            template_kwargs=dict(self.chat_template_kwargs or {}),
         )
 
     def _json_output(self) -> JsonOutput | None:

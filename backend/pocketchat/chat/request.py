@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pocketchat.context.manager import ClientSummary
 from pocketchat.context.prompt import Message
+from pocketchat.context.tools import Tool
 from pocketchat.engine.types import SamplerConfig
 
 # What a request leaves unset.
@@ -40,6 +41,17 @@ class JsonOutput:
 
 
 @dataclass(frozen=True)
+class ToolUse:
+    """The tools offered, and whether the reply may (`auto`) or must (`required`, or the one
+    function named by `function`) call them."""
+
+    tools: tuple[Tool, ...]
+    choice: str = "auto"  # "auto", "required" or "function"
+    function: str | None = None  # with choice "function": the one to call
+    parallel: bool = True  # more than one call in a reply
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     messages: tuple[Message, ...]
     sampling: SamplerConfig = DEFAULT_SAMPLING
@@ -50,3 +62,5 @@ class ChatRequest:
     knowledge: KnowledgeQuery | None = None
     json_output: JsonOutput | None = None
     logprobs: int | None = None  # report logprobs with this many alternatives; None: none
+    tools: ToolUse | None = None  # None: no tools offered (or tool_choice "none")
+    template_kwargs: Mapping[str, Any] = field(default_factory=dict)  # extra template variables

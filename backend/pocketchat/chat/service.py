@@ -23,19 +23,20 @@ from pocketchat.chat.errors import (
     ServerBusy,
     ShuttingDown,
 )
-from pocketchat.chat.request import ChatRequest, JsonOutput
+from pocketchat.chat.output import OutputParser, ReplyDelta, relay
+from pocketchat.chat.reply import prepare_reply, template_refusal
+from pocketchat.chat.request import ChatRequest
 from pocketchat.context import manager
 from pocketchat.context.manager import ContextManager, Plan
-from pocketchat.context.prompt import Message
+from pocketchat.context.prompt import Message, TemplateUnusable
 from pocketchat.engine.engine import Engine, EngineStopped, PromptTooLong, QueueFull
-from pocketchat.engine.json_schema import UnsupportedSchema
-from pocketchat.engine.llama import LlamaError, json_grammar
 from pocketchat.engine.slots import Handle
 from pocketchat.engine.types import (
     Delta,
     Failed,
     Finished,
     GenerationRequest,
+    Progress,
     Queued,
     SamplerConfig,
     Started,
@@ -49,11 +50,60 @@ log = logging.getLogger("pocketchat.requests")
 SUMMARY_SAMPLING = SamplerConfig.greedy(repeat_penalty=1.1)
 
 
+# While a prompt is read, a progress status at least this often (seconds).
+PROGRESS_SECONDS = 0.4
+
+
 @dataclass(frozen=True)
 class Status:
-    state: str  # "queued", "summarizing", "generating"
+    state: str  # "queued", "summarizing", "generating", "prefill"
     queue_position: int | None = None
     messages: int | None = None
+    # Prompt reading ("prefill", and "summarizing" while a summary's prompt is read).
+    prompt_tokens_done: int | None = None
+    prompt_tokens_total: int | None = None
+    prompt_tokens_restored: int | None = None  # from a kept KV cache, not read again
+    eta_ms: int | None = None
+
+
+@dataclass
+class PromptReading:
+    """How far the engine has read a prompt, and an estimate in between its notes: a step reads
+    up to N_BATCH tokens in one llama.cpp call (seconds on a small CPU), so the tokens inside the
+    step under way are counted at the engine's recent rate, never beyond the step."""
+
+    total: int
+    restored: int
+    done: int
+    reading: int = 0
+    rate: float = 0.0
+    noted_at: float = 0.0
+    reported_at: float = 0.0
+
+    def note(self, progress: Progress, now: float) -> None:
+        self.done, self.reading, self.rate = (
+            progress.done,
+            progress.reading,
+            progress.tokens_per_second,
+        )
+        self.noted_at = now
+
+    def due(self, now: float) -> bool:
+        return now - self.reported_at >= PROGRESS_SECONDS
+
+    def status(self, state: str, now: float, messages: int | None = None) -> Status:
+        self.reported_at = now
+        within = min(self.reading, int(self.rate * (now - self.noted_at))) if self.rate else 0
+        done = min(self.done + within, self.total)
+        eta = round((self.total - done) / self.rate * 1000) if self.rate else None
+        return Status(
+            state,
+            messages=messages,
+            prompt_tokens_done=done,
+            prompt_tokens_total=self.total,
+            prompt_tokens_restored=self.restored,
+            eta_ms=eta,
+        )
 
 
 @dataclass(frozen=True)
@@ -63,7 +113,9 @@ class Sources:
     passages: tuple[Passage, ...]
 
 
-RunEvent = Status | Sources | Delta | Finished | Failed
+RunEvent = Status | Sources | ReplyDelta | Finished | Failed
+# Inside a run, before the reply's text is parsed into ReplyDeltas.
+_Step = RunEvent | Delta
 
 
 class ChatService:
@@ -85,37 +137,29 @@ class ChatService:
 
     def start(self, request: ChatRequest) -> ChatRun:
         self._check_logit_bias(request)
-        if request.json_output is not None:
-            grammar = self._grammar(request.json_output)
-            request = replace(request, sampling=replace(request.sampling, grammar=grammar))
+        try:
+            request, options, parser = prepare_reply(
+                request, self.context.prompt, self.engine.model.check_grammar
+            )
+        except InvalidField:
+            self.metrics.requests.labels(outcome="rejected").inc()
+            raise
         reply_budget = min(request.reply_limit or self.reply_budget, self.context.n_ctx)
         messages, passages = self._with_sources(request, reply_budget)
         try:
             plan, tokens = self.context.plan(
-                messages, reply_budget, request.context_overflow, request.client_summary
+                messages, reply_budget, request.context_overflow, request.client_summary, options
             )
         except manager.ContextTooLong as error:
             self.metrics.requests.labels(outcome="rejected").inc()
             raise ContextTooLong(str(error), param="messages") from None
-        run = ChatRun(self, request, plan, tokens, reply_budget, passages)
+        except TemplateUnusable as error:
+            self.metrics.requests.labels(outcome="rejected").inc()
+            raise template_refusal(request, error) from None
+        run = ChatRun(self, request, plan, tokens, reply_budget, passages, parser)
         with self._lock:
             self._runs[run.id] = run
         return run
-
-    def _grammar(self, output: JsonOutput) -> str:
-        """The grammar of the reply, checked here so that a bad schema is a refusal, not a
-        failure in the middle of a stream."""
-        param = "response_format.json_schema.schema"
-        try:
-            grammar = json_grammar(output.schema)
-            self.engine.model.check_grammar(grammar)
-        except UnsupportedSchema as error:
-            self.metrics.requests.labels(outcome="rejected").inc()
-            raise InvalidField(str(error), param, "unsupported_schema") from None
-        except LlamaError as error:
-            self.metrics.requests.labels(outcome="rejected").inc()
-            raise InvalidField(str(error), param, "unsupported_schema") from None
-        return grammar
 
     def _check_logit_bias(self, request: ChatRequest) -> None:
         n_vocab = self.engine.model.n_vocab
@@ -184,6 +228,7 @@ class ChatRun:
         tokens: list[int] | None,
         reply_budget: int,
         passages: tuple[Passage, ...] | None = None,
+        parser: OutputParser | None = None,
     ) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
@@ -192,6 +237,7 @@ class ChatRun:
         self.plan = plan
         self.reply_budget = reply_budget
         self.passages = passages
+        self.parser = parser or OutputParser()
         self.prompt_tokens = 0
         self.summaries_written = 0
         self._cancelled = threading.Event()
@@ -226,6 +272,11 @@ class ChatRun:
                 self._record(replace(event, finish_reason="cancelled"), None)
             elif isinstance(event, Failed):
                 self._record(None, event)
+        if not self._recorded:
+            # The engine has not confirmed yet (a slow step); it was cancelled all the same.
+            self._recorded = True
+            self.service.metrics.requests.labels(outcome="cancelled").inc()
+            log.info("%s outcome=cancelled (not yet confirmed by the engine)", self.id)
         self.service.forget(self)
 
     # ---- events ----
@@ -233,21 +284,24 @@ class ChatRun:
     def events(self, poll_seconds: float) -> Iterator[RunEvent | None]:
         """Run to the end; yields None every `poll_seconds` without news (for heartbeats)."""
         try:
-            if self.passages is not None:
-                yield Sources(self.passages)
-            if self.plan.jobs:
-                yield Status("summarizing", messages=self.plan.cut)
-                if not (yield from self._write_summaries(poll_seconds)):
-                    return
-                tokens = self.service.context.final_tokens(self.plan)
-                self._handle = self._submit_reply(tokens)
-                if self.cancelled:
-                    self._handle.cancel()
-            yield from self._follow(self._handle, poll_seconds, forward=True)
+            yield from relay(self._steps(poll_seconds), self.parser)
         finally:
             self.service.forget(self)
 
-    def _write_summaries(self, poll_seconds: float) -> Generator[RunEvent | None, None, bool]:
+    def _steps(self, poll_seconds: float) -> Iterator[_Step | None]:
+        if self.passages is not None:
+            yield Sources(self.passages)
+        if self.plan.jobs:
+            yield Status("summarizing", messages=self.plan.cut)
+            if not (yield from self._write_summaries(poll_seconds)):
+                return
+            tokens = self.service.context.final_tokens(self.plan)
+            self._handle = self._submit_reply(tokens)
+            if self.cancelled:
+                self._handle.cancel()
+        yield from self._follow(self._handle, poll_seconds, forward=True)
+
+    def _write_summaries(self, poll_seconds: float) -> Generator[_Step | None, None, bool]:
         jobs = self.plan.jobs
         previous = self.plan.base_summary
         for index, job in enumerate(jobs):
@@ -265,19 +319,38 @@ class ChatRun:
 
     def _follow(
         self, handle: Handle | None, poll_seconds: float, *, forward: bool
-    ) -> Generator[RunEvent | None, None, Finished | None]:
-        """Relay one engine request's events; returns its Finished (None if it did not finish)."""
+    ) -> Generator[_Step | None, None, Finished | None]:
+        """Relay one engine request's events; returns its Finished (None if it did not finish).
+        While its prompt is read, a progress status comes at least every PROGRESS_SECONDS."""
         assert handle is not None
+        state = "prefill" if forward else "summarizing"
+        messages = None if forward else self.plan.cut
+        reading: PromptReading | None = None
         while True:
-            event = handle.next_event(poll_seconds)
-            if event is None:
-                yield None
+            wait = poll_seconds if reading is None else min(poll_seconds, PROGRESS_SECONDS)
+            event = handle.next_event(wait)
+            now = time.monotonic()
+            if isinstance(event, Progress) and reading is not None:
+                reading.note(event, now)
+                if event.done >= event.total:  # read: the reply follows
+                    yield reading.status(state, now, messages)
+                    reading = None
+                    continue
+            if event is None or isinstance(event, Progress):
+                if reading is not None and reading.due(now):
+                    yield reading.status(state, now, messages)
+                elif event is None:
+                    yield None
             elif isinstance(event, Queued):
                 yield Status("queued", queue_position=event.position)
             elif isinstance(event, Started):
                 if forward:
                     yield Status("generating")
+                total = len(handle.request.prompt_tokens)
+                reading = PromptReading(total, event.restored_tokens, event.cached_tokens)
+                yield reading.status(state, now, messages)
             elif isinstance(event, Delta):
+                reading = None
                 if forward:
                     yield event
             elif isinstance(event, Failed):

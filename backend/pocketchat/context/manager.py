@@ -8,7 +8,7 @@ part of the request: queued, streamed as a status, cancelled with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pocketchat.context.planner import (
     covered_hash,
@@ -20,6 +20,7 @@ from pocketchat.context.planner import (
 from pocketchat.context.prompt import ChatPrompt, Message, Tokenizer
 from pocketchat.context.references import Reference, with_references
 from pocketchat.context.summaries import SummaryCache, language_of, summary_note, summary_request
+from pocketchat.context.tools import NO_OPTIONS, PromptOptions
 
 MIN_PROMPT_BUDGET = 64
 
@@ -57,6 +58,7 @@ class Plan:
     base_summary: str | None = None  # what the first job folds into
     jobs: list[SummaryJob] = field(default_factory=list)
     language: str = "en"
+    options: PromptOptions = NO_OPTIONS  # the tools and template variables of the request
 
 
 class ContextManager:
@@ -90,6 +92,7 @@ class ContextManager:
         reply_budget: int,
         mode: str,
         client_summary: ClientSummary | None = None,
+        options: PromptOptions = NO_OPTIONS,
     ) -> tuple[Plan, list[int] | None]:
         """The plan, and the prompt tokens when no summary has to be written first."""
         budget = self.n_ctx - reply_budget
@@ -100,8 +103,9 @@ class ContextManager:
                 over_by=MIN_PROMPT_BUDGET - budget,
             )
         split = split_system(messages)
-        plan = Plan(mode, split.system, split.history, budget, language=language_of(messages))
-        tokens = self.prompt.tokens(messages)
+        plan = Plan(mode, split.system, split.history, budget, language=language_of(messages),
+                    options=options)  # fmt: skip
+        tokens = self.prompt.tokens(messages, options)
         if len(tokens) <= budget:
             return plan, tokens
         if mode == "error":
@@ -123,7 +127,7 @@ class ContextManager:
         reserve = self.summary_max_tokens(plan.prompt_budget) if plan.mode == "summarize" else 0
         for cut in cut_points(turns, max(32, plan.prompt_budget // 2)):
             kept = self._messages(plan.system, None, plan.history[cut:], plan.language)
-            if len(self.prompt.tokens(kept)) + reserve <= plan.prompt_budget:
+            if len(self.prompt.tokens(kept, plan.options)) + reserve <= plan.prompt_budget:
                 plan.cut = cut
                 return
         # Even the latest turn alone is too long: keep only it, cut down to fit below.
@@ -154,7 +158,7 @@ class ContextManager:
         start = base
         for covers in [c for c in [*stops, plan.cut] if c > base]:
             chunk = [
-                Message(m.role, shorten(m.content, input_budget // 3, self.count))
+                replace(m, content=shorten(m.content, input_budget // 3, self.count))
                 for m in history[start:covers]
             ]
             for piece in self._fit_chunks(chunk, input_budget):
@@ -191,7 +195,7 @@ class ContextManager:
             if shortened == turns[longest].content:
                 del turns[0]  # only markers left: let the oldest go
             else:
-                turns[longest] = Message(turns[longest].role, shortened)
+                turns[longest] = replace(turns[longest], content=shortened)
 
     def record_summary(self, plan: Plan, job: SummaryJob, text: str, last_of_cover: bool) -> None:
         if last_of_cover:
@@ -207,7 +211,7 @@ class ContextManager:
         kept = list(plan.history[plan.cut :])
         while True:
             messages = self._messages(plan.system, summary, kept, plan.language)
-            tokens = self.prompt.tokens(messages)
+            tokens = self.prompt.tokens(messages, plan.options)
             over = len(tokens) - plan.prompt_budget
             if over <= 0 or not kept:
                 return tokens
@@ -216,7 +220,7 @@ class ContextManager:
             shortened = shorten(kept[longest].content, target, self.count)
             if shortened == kept[longest].content:
                 return tokens
-            kept[longest] = Message(kept[longest].role, shortened)
+            kept[longest] = replace(kept[longest], content=shortened)
 
     def _messages(
         self, system: Message | None, summary: str | None, kept: list[Message], language: str
@@ -229,4 +233,4 @@ class ContextManager:
         if self.prompt.supports_system:
             return [Message("system", note), *kept]
         first = kept[0] if kept else Message("user", "")
-        return [Message(first.role, f"{note}\n\n{first.content}"), *kept[1:]]
+        return [replace(first, content=f"{note}\n\n{first.content}"), *kept[1:]]

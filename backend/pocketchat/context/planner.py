@@ -47,7 +47,8 @@ def group_turns(history: Sequence[Message], count_tokens: Callable[[str], int]) 
     for index in range(1, len(history) + 1):
         if index == len(history) or history[index].role == "user":
             tokens = sum(
-                count_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in history[start:index]
+                count_tokens(message_text(m)) + MESSAGE_OVERHEAD_TOKENS
+                for m in history[start:index]
             )
             turns.append(Turn(start, index, tokens))
             start = index
@@ -69,8 +70,23 @@ def cut_points(turns: Sequence[Turn], quantum: int) -> list[int]:
 
 def covered_hash(history: Sequence[Message], covers: int) -> str:
     """What a summary stands for: the first `covers` messages after the system prompt."""
-    payload = json.dumps([[m.role, m.content] for m in history[:covers]], ensure_ascii=False)
+    payload = json.dumps(
+        [[m.role, m.content, *_calls(m)] for m in history[:covers]], ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def message_text(message: Message) -> str:
+    """A message's content and the calls it made, as the model reads them."""
+    calls = "".join(f"\n{call.name}({call.arguments})" for call in message.tool_calls)
+    return message.content + calls
+
+
+def _calls(message: Message) -> list[object]:
+    """What a message adds to the hash beyond its text: its calls, or the call it answers."""
+    if message.tool_calls:
+        return [[[call.id, call.name, call.arguments] for call in message.tool_calls]]
+    return [message.tool_call_id] if message.tool_call_id is not None else []
 
 
 def shorten(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> str:

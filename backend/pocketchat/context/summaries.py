@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from pocketchat.context.planner import message_text
 from pocketchat.context.prompt import Message
 from pocketchat.languages import language_of as language_of_text
 
@@ -34,6 +35,7 @@ LABELS = {
         "conversation": "Conversation:",
         "user": "User",
         "assistant": "Assistant",
+        "tool": "Tool result",
         "ask": "Write the updated summary.",
         "note": "[Summary of the earlier part of this conversation]",
     },
@@ -42,6 +44,7 @@ LABELS = {
         "conversation": "对话：",
         "user": "用户",
         "assistant": "助手",
+        "tool": "工具结果",
         "ask": "请写出更新后的摘要。",
         "note": "【此前对话的摘要】",
     },
@@ -61,8 +64,8 @@ def summary_request(
         lines += [labels["previous"], previous, ""]
     lines.append(labels["conversation"])
     for message in turns:
-        speaker = labels["user"] if message.role == "user" else labels["assistant"]
-        lines.append(f"{speaker}: {message.content}")
+        speaker = labels.get(message.role, labels["assistant"])
+        lines.append(f"{speaker}: {message_text(message)}")
     lines += ["", labels["ask"]]
     body = "\n".join(lines)
     if supports_system:

@@ -48,14 +48,28 @@ def check_chat_template(source: object) -> None:
             f"its chat template is unusable (line {error.lineno}: {error})"
         ) from None
     turns = [{"role": role, "content": f"{role} text"} for role in ("user", "assistant", "user")]
-    for messages in ([{"role": "system", "content": "system text"}, *turns], turns):
+    samples: list[dict[str, Any]] = [
+        {"messages": [{"role": "system", "content": "system text"}, *turns]},
+        {"messages": turns},
+        {"messages": _TOOL_TURNS, "tools": [_TOOL]},
+    ]
+    for sample in samples:
         try:
-            template.render(messages=messages, add_generation_prompt=True, bos_token="",
-                            eos_token="")  # fmt: skip
+            template.render(**sample, add_generation_prompt=True, bos_token="", eos_token="")
         except SecurityError as error:
             raise UnsafeTemplate(f"its chat template is unsafe ({error})") from None
         except Exception:
             pass  # a template that cannot render a conversation is ChatPrompt's to report
+
+
+# A conversation with a tool: the branches of a template that only tools reach are run too.
+_TOOL = {"type": "function", "function": {"name": "f", "description": "d", "parameters": {}}}
+_CALL = {"id": "c", "type": "function", "function": {"name": "f", "arguments": {}}}
+_TOOL_TURNS = [
+    {"role": "user", "content": "user text"},
+    {"role": "assistant", "content": "", "tool_calls": [_CALL]},
+    {"role": "tool", "content": "tool text", "tool_call_id": "c"},
+]
 
 
 def _reached_name(node: nodes.Node) -> str | None:

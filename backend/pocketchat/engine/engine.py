@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pocketchat.engine.llama import Batch, Context, LlamaError, LlamaModel, Sampler
 from pocketchat.engine.placement import pick_slot, slot_beside_busy
 from pocketchat.engine.slots import Handle, Slot, common_prefix_length
+from pocketchat.engine.snapshots import Match, SnapshotStore
 from pocketchat.engine.types import (
     Delta,
     Failed,
     Finished,
     GenerationRequest,
+    Progress,
     Queued,
     Started,
     Timings,
@@ -33,6 +35,13 @@ log = logging.getLogger(__name__)
 DECODE_OK, DECODE_NO_ROOM, DECODE_ABORTED = 0, 1, 2
 # How many prompt tokens prime the repetition penalties of a new reply.
 PENALTY_HISTORY = 64
+# A slot's cache is kept (engine/snapshots.py) when giving the slot away loses this many of its
+# tokens; and a kept state or another slot's cache is restored into a slot when it holds this
+# many more of the prompt than the slot's own cache: fewer are read about as fast as copied.
+KEEP_MIN_LOST = 16
+RESTORE_MIN_GAIN = 16
+# Weight of the newest step in the running prompt-reading rate (tokens/s).
+RATE_WEIGHT = 0.3
 
 
 class QueueFull(Exception):
@@ -70,9 +79,12 @@ class _Entry:
 
 
 class Engine:
-    def __init__(self, model: LlamaModel, config: EngineConfig) -> None:
+    def __init__(
+        self, model: LlamaModel, config: EngineConfig, snapshots: SnapshotStore | None = None
+    ) -> None:
         self.model = model
         self.config = config
+        self.snapshots = snapshots if snapshots is not None and snapshots.enabled else None
         self.context = Context(
             model,
             n_ctx_per_seq=config.n_ctx_per_seq,
@@ -93,6 +105,9 @@ class Engine:
         self._stopping = False
         self.aborted_decodes = 0
         self.relocations = 0
+        self.restores = 0  # prompts started from a kept state or another slot's cache
+        # Prompt tokens read per second, recent steps weighing most (0 until a prompt is read).
+        self.prompt_rate = 0.0
         self._worker = threading.Thread(target=self._run, name="engine", daemon=True)
         self._worker.start()
 
@@ -105,6 +120,7 @@ class Engine:
                 f"{self.config.n_ctx_per_seq}"
             )
         handle = Handle(request, self._cancel)
+        handle.prefetched = self._prefetch(request.prompt_tokens)
         with self._lock:
             if self._stopping:
                 raise EngineStopped
@@ -171,6 +187,13 @@ class Engine:
         self._worker.join(timeout)
         if self._worker.is_alive():
             return False
+        if self.context.ptr is None:
+            return True  # shut down before
+        if self.snapshots is not None:
+            self.keep_all()
+            if not self.snapshots.flush(timeout):
+                log.warning("some KV snapshots were not written before shutdown")
+            self.snapshots.close()
         self._batch.close()
         self.context.close()
         return True
@@ -183,7 +206,18 @@ class Engine:
                 self._announce_positions()
             elif self._abort_worthwhile():
                 self.context.request_abort()
+            elif self._in_batch and handle not in self._in_batch:
+                self._free_outside_the_step(handle)
             self._wake.notify()
+
+    def _free_outside_the_step(self, handle: Handle) -> None:
+        """Free the slot of a request that the decode under way does not include: a prompt
+        waiting for its turn while another prompt's chunk is read, a step that can take seconds
+        on a small CPU. (Under the lock, while `_in_batch` is set: the worker touches only the
+        step's slots until it takes the lock back, so the slot is safe to release here.)"""
+        for slot in self._slots:
+            if slot.handle is handle:
+                self._finish(slot, "cancelled")
 
     def _abort_worthwhile(self) -> bool:
         """Abort the decode under way when a cancelled request is in it and the step is long:
@@ -242,14 +276,17 @@ class Engine:
                 handle.emit(Failed(str(error), "invalid_grammar"))
                 continue
             prompt = handle.request.prompt_tokens
-            slot = self._beside_busy_slots(pick_slot(free, prompt), free, prompt)
+            chosen = pick_slot(free, prompt)
+            self._keep(chosen, prompt)
+            slot = self._beside_busy_slots(chosen, free, prompt)
+            restored = self._restore_longer_prefix(handle, slot, prompt)
             # At least the last prompt token is decoded again: its logits give the first token.
             reused = min(common_prefix_length(slot.cached, prompt), len(prompt) - 1)
             self.context.forget(slot.seq, reused)
             for token in prompt[-PENALTY_HISTORY:]:
                 sampler.accept(token)
             slot.assign(handle, reused, sampler)
-            handle.emit(Started(cached_tokens=reused))
+            handle.emit(Started(cached_tokens=reused, restored_tokens=min(restored, reused)))
             admitted = True
         if admitted:
             self._announce_positions()
@@ -265,10 +302,94 @@ class Engine:
         if target.cached:
             # The copy leaves `target`'s stream as it was: the caller keeps the prefix the new
             # prompt shares with it and forgets the rest.
-            self.context.move_sequence(target.seq, chosen.seq)
+            self.context.copy_sequence(target.seq, chosen.seq)
             chosen.cached, chosen.last_used = list(target.cached), target.last_used
         self.relocations += 1
         return target
+
+    # ---- kept caches ----
+
+    def _prefetch(self, prompt: tuple[int, ...]) -> Match | None:
+        """A kept state on disk worth restoring for `prompt`, read now, on the caller's thread,
+        so that the worker only copies it into a slot. (RAM states are looked up at admission.)
+        The slots' caches are read without the lock: a hint, the worker decides."""
+        store = self.snapshots
+        if store is None:
+            return None
+        match = store.best(prompt, at_least=RESTORE_MIN_GAIN)
+        if match is None or match.tier == "ram":
+            return None
+        in_slots = max(common_prefix_length(list(slot.cached), prompt) for slot in self._slots)
+        if match.shared < in_slots + RESTORE_MIN_GAIN:
+            return None
+        return store.load(match)
+
+    def _keep(self, slot: Slot, prompt: tuple[int, ...]) -> None:
+        """Save `slot`'s cache before a prompt that does not continue it takes the slot."""
+        store = self.snapshots
+        lost = len(slot.cached) - common_prefix_length(slot.cached, prompt)
+        if store is None or lost < KEEP_MIN_LOST or store.covers(slot.cached):
+            return
+        try:
+            store.keep(slot.cached, self.context.save_sequence(slot.seq))
+        except LlamaError as error:
+            log.warning("could not keep the cache of slot %d: %s", slot.seq, error)
+
+    def _restore_longer_prefix(self, handle: Handle, slot: Slot, prompt: tuple[int, ...]) -> int:
+        """Give `slot` a longer start of `prompt` than its own cache has, if another slot's
+        cache or a kept state holds one: the tokens restored (0 if none)."""
+        own = common_prefix_length(slot.cached, prompt)
+        donor, from_slot = None, 0
+        for other in self._slots:
+            if (
+                other is not slot
+                and (shared := common_prefix_length(other.cached, prompt)) > from_slot
+            ):
+                donor, from_slot = other, shared
+        kept = handle.prefetched
+        handle.prefetched = None
+        if self.snapshots is not None:
+            in_ram = self.snapshots.best(prompt, at_least=own + RESTORE_MIN_GAIN, in_ram_only=True)
+            if in_ram is not None and (kept is None or in_ram.shared >= kept.shared):
+                kept = in_ram
+        from_kept = kept.shared if kept is not None else 0
+        if max(from_slot, from_kept) < own + RESTORE_MIN_GAIN:
+            return 0
+        try:
+            if donor is not None and from_slot >= from_kept:
+                self.context.copy_sequence(donor.seq, slot.seq)
+                slot.cached = list(donor.cached)
+                restored = from_slot
+            else:
+                assert kept is not None and kept.data is not None and self.snapshots is not None
+                if not self.context.restore_sequence(slot.seq, kept.data):
+                    log.warning("llama.cpp refused a kept cache of %d tokens", kept.shared)
+                    slot.cached = []
+                    return 0
+                slot.cached = kept.entry.tokens.tolist()
+                self.snapshots.note_restored()
+                restored = from_kept
+        except LlamaError as error:
+            log.warning("could not restore a cache into slot %d: %s", slot.seq, error)
+            self.context.forget(slot.seq)
+            slot.cached = []
+            return 0
+        self.restores += 1
+        return restored
+
+    def keep_all(self) -> int:
+        """Keep every idle slot's cache (at shutdown, once the worker has stopped): the next
+        start finds them on disk. Returns how many were kept."""
+        if self.snapshots is None or self._worker.is_alive():
+            return 0
+        kept = 0
+        for slot in self._slots:
+            if len(slot.cached) >= KEEP_MIN_LOST and not self.snapshots.covers(slot.cached):
+                try:
+                    kept += self.snapshots.keep(slot.cached, self.context.save_sequence(slot.seq))
+                except LlamaError as error:
+                    log.warning("could not keep the cache of slot %d: %s", slot.seq, error)
+        return kept
 
     def _announce_positions(self) -> None:
         for position, handle in enumerate(self._waiting, start=1):
@@ -310,6 +431,14 @@ class Engine:
         entries = self._build_batch()
         if not entries:
             return
+        reading = [entry for entry in entries if entry.is_prefill]
+        for entry in reading:
+            if entry.slot.handle is not None:
+                total = len(entry.slot.handle.request.prompt_tokens)
+                entry.slot.handle.emit(
+                    Progress(entry.start_pos, total, len(entry.tokens), self.prompt_rate)
+                )
+        started = time.monotonic()
         with self._lock:
             self.context.clear_abort()
             self._in_batch = {e.slot.handle for e in entries if e.slot.handle is not None}
@@ -325,6 +454,13 @@ class Engine:
         if status != DECODE_OK:
             self._undo(entries, status)
             return
+        if reading:
+            self._note_rate(sum(len(e.tokens) for e in reading), time.monotonic() - started)
+            for entry in reading:
+                handle = entry.slot.handle
+                if entry.logits_index is not None and handle is not None:
+                    total = len(handle.request.prompt_tokens)
+                    handle.emit(Progress(total, total, 0, self.prompt_rate))
         for entry in entries:
             slot = entry.slot
             slot.cached.extend(entry.tokens)
@@ -334,6 +470,13 @@ class Engine:
                 token = slot.sampler.sample(self.context, entry.logits_index)
                 self._note_logprob(slot, entry.logits_index, token)
                 self._on_token(slot, token)
+
+    def _note_rate(self, tokens: int, seconds: float) -> None:
+        if seconds <= 0 or tokens < 8:  # a step of a few tokens says little about prompt reading
+            return
+        rate = tokens / seconds
+        previous = self.prompt_rate
+        self.prompt_rate = rate if previous == 0 else previous + RATE_WEIGHT * (rate - previous)
 
     def _undo(self, entries: list[_Entry], status: int) -> None:
         """Drop what a failed or aborted decode may have written; retry or fail its requests."""

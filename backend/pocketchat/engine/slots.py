@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from pocketchat.engine.detok import TextStream
 from pocketchat.engine.llama import Sampler
+from pocketchat.engine.snapshots import Match
 from pocketchat.engine.types import Event, GenerationRequest, TokenLogprob
 
 
@@ -22,6 +23,8 @@ class Handle:
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._cancelled = threading.Event()
         self._on_cancel = on_cancel
+        # A kept cache read from disk for this prompt before it was queued (engine._prefetch).
+        self.prefetched: Match | None = None
 
     @property
     def cancelled(self) -> bool:

@@ -61,6 +61,19 @@ class Queued:
 @dataclass(frozen=True)
 class Started:
     cached_tokens: int  # prompt prefix found in the KV cache
+    # Of those, tokens restored from a kept snapshot or copied from another slot's cache.
+    restored_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Prompt reading: `done` of `total` prompt tokens are in the cache and `reading` more are
+    in the decode step that just started, at about `tokens_per_second`."""
+
+    done: int
+    total: int
+    reading: int
+    tokens_per_second: float
 
 
 @dataclass(frozen=True)
@@ -128,4 +141,4 @@ class Failed:
     code: str = "server_error"
 
 
-Event = Queued | Started | Delta | Finished | Failed
+Event = Queued | Started | Progress | Delta | Finished | Failed

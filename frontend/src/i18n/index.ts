@@ -55,10 +55,28 @@ export function translate(
   )
 }
 
+/** A count as the locale writes it: "1,240" (grouped in both languages). */
+export function formatCount(target: Locale, value: number): string {
+  return new Intl.NumberFormat(target, { maximumFractionDigits: 0 }).format(value)
+}
+
+/** Whole seconds as "12 s", "2 min", "1 min 5 s" (or "12 秒", "1 分 5 秒"). */
+export function formatDuration(target: Locale, seconds: number): string {
+  const whole = Math.max(0, Math.round(seconds))
+  if (whole < 60) return translate(target, 'durationSeconds', { s: whole })
+  const m = Math.floor(whole / 60)
+  const s = whole % 60
+  return s === 0
+    ? translate(target, 'durationMinutes', { m })
+    : translate(target, 'durationMinutesSeconds', { m, s })
+}
+
 export function useI18n() {
   return {
     locale,
     t: (key: MessageKey, params?: Record<string, string | number>) =>
       translate(locale.value, key, params),
+    count: (value: number) => formatCount(locale.value, value),
+    duration: (seconds: number) => formatDuration(locale.value, seconds),
   }
 }

@@ -1,6 +1,8 @@
 // The streamed /v1/chat/completions call: request in, text deltas and status events out through
-// one callbacks object, the whole reply (text, finish reason, usage, timings, context, the
-// sources of a reply that searched the user's documents) at the end.
+// one callbacks object, the whole reply (text, reasoning, finish reason, usage, timings, context,
+// the sources of a reply that searched the user's documents) at the end. A reasoning model's
+// thinking comes as `delta.reasoning_content`; from a server that leaves a `<think>` block in
+// `content` instead, it is split off here (thinkSplitter.ts), so callers see one shape.
 import type {
   ChatCompletionRequest,
   ContextReport,
@@ -14,12 +16,16 @@ import type {
 } from '../types/api'
 import { apiFetch } from './http'
 import { readSseStream } from './sse'
+import { createThinkSplitter, type ThinkParts, type ThinkSplitter } from './thinkSplitter'
 
 export type StreamEvent =
   { type: 'started'; id: string } | { type: 'status'; status: QueueStatus } | { type: 'heartbeat' }
 
 export interface StreamCallbacks {
+  /** A piece of the answer. */
   onDelta: (text: string) => void
+  /** A piece of a reasoning model's thinking, which comes before the answer. */
+  onReasoning?: (text: string) => void
   onEvent?: (event: StreamEvent) => void
   /** An error frame after the stream started; the reply so far stays valid. */
   onError?: (error: StreamErrorBody) => void
@@ -30,6 +36,8 @@ export interface StreamCallbacks {
 export interface ChatCompletionResult {
   id: string | null
   content: string
+  /** The thinking of a reasoning model, '' for none. */
+  reasoning: string
   finishReason: FinishReason | null
   usage: Usage | null
   timings: Timings | null
@@ -56,6 +64,7 @@ export async function streamChatCompletion(
   const result: ChatCompletionResult = {
     id: null,
     content: '',
+    reasoning: '',
     finishReason: null,
     usage: null,
     timings: null,
@@ -66,6 +75,7 @@ export async function streamChatCompletion(
   }
   if (!response.body) return result
 
+  const reader: ReplyReader = { result, callbacks, splitter: createThinkSplitter() }
   await readSseStream(response.body, {
     onComment: () => callbacks.onEvent?.({ type: 'heartbeat' }),
     onData: (data) => {
@@ -79,17 +89,22 @@ export async function streamChatCompletion(
       } catch {
         return // A frame that is not JSON carries nothing we can use; skip it, keep streaming.
       }
-      applyFrame(frame, result, callbacks)
+      applyFrame(frame, reader)
     },
   })
+  if (reader.splitter) emitParts(reader, reader.splitter.end())
   return result
 }
 
-function applyFrame(
-  frame: StreamFrame,
-  result: ChatCompletionResult,
-  callbacks: StreamCallbacks,
-): void {
+interface ReplyReader {
+  result: ChatCompletionResult
+  callbacks: StreamCallbacks
+  /** Null once the server sent `reasoning_content`: it splits the reply itself. */
+  splitter: ThinkSplitter | null
+}
+
+function applyFrame(frame: StreamFrame, reader: ReplyReader): void {
+  const { result, callbacks } = reader
   if ('error' in frame) {
     result.error = frame.error
     callbacks.onError?.(frame.error)
@@ -110,12 +125,31 @@ function applyFrame(
   }
   const choice = chunk.choices?.[0]
   if (!choice) return
+  const reasoning = choice.delta?.reasoning_content
+  if (typeof reasoning === 'string' && reasoning !== '') {
+    if (reader.splitter) emitParts(reader, reader.splitter.end())
+    reader.splitter = null
+    emitParts(reader, { reasoning, content: '' })
+  }
   const text = choice.delta?.content
   if (typeof text === 'string' && text !== '') {
-    result.content += text
-    callbacks.onDelta(text)
+    emitParts(
+      reader,
+      reader.splitter ? reader.splitter.push(text) : { reasoning: '', content: text },
+    )
   }
   if (choice.finish_reason) result.finishReason = choice.finish_reason
+}
+
+function emitParts({ result, callbacks }: ReplyReader, parts: ThinkParts): void {
+  if (parts.reasoning !== '') {
+    result.reasoning += parts.reasoning
+    callbacks.onReasoning?.(parts.reasoning)
+  }
+  if (parts.content !== '') {
+    result.content += parts.content
+    callbacks.onDelta(parts.content)
+  }
 }
 
 /** Ask the server to stop a reply by id, for when a proxy hides the closed connection. */

@@ -6,8 +6,9 @@ import * as v from 'valibot'
 import { linkMessages } from '../lib/messageTree'
 import type { Conversation } from '../types/chat'
 import { EXPORT_FORMAT, EXPORT_VERSION } from './conversationExport'
+import { ImportError, MAX_IMPORT_BYTES } from './importFailure'
 
-export const MAX_IMPORT_BYTES = 5 * 1024 * 1024
+export { ImportError, MAX_IMPORT_BYTES }
 const MAX_MESSAGES = 5000
 const MAX_MESSAGE_CHARS = 500_000
 const MAX_TITLE_CHARS = 200
@@ -30,6 +31,8 @@ const sourceSchema = v.object({
 const messageSchema = v.object({
   role: v.picklist(['user', 'assistant']),
   content: v.pipe(v.string(), v.maxLength(MAX_MESSAGE_CHARS)),
+  reasoning: v.optional(v.pipe(v.string(), v.maxLength(MAX_MESSAGE_CHARS))),
+  reasoningMs: v.optional(timestamp),
   createdAt: v.optional(timestamp),
   status: v.optional(v.picklist(['done', 'stopped', 'error'])),
   sources: v.optional(v.pipe(v.array(sourceSchema), v.maxLength(50))),
@@ -79,21 +82,6 @@ const fileSchema = v.variant('version', [
 
 type FileMessage = v.InferOutput<typeof messageSchema> & { id?: string; parentId?: string | null }
 
-export type ImportFailure = 'too-large' | 'not-json' | 'invalid'
-
-export class ImportError extends Error {
-  readonly failure: ImportFailure
-  /** Where the file is wrong (`conversation.messages.3.role`), for the message to the user. */
-  readonly path: string | undefined
-
-  constructor(failure: ImportFailure, message: string, path?: string) {
-    super(message)
-    this.name = 'ImportError'
-    this.failure = failure
-    this.path = path
-  }
-}
-
 /** A new conversation (fresh ids, never the file's) from the text of a file, or ImportError. */
 export function parseConversationFile(
   text: string,
@@ -137,6 +125,10 @@ export function parseConversationFile(
       parentId: message.parentId == null ? message.parentId : freshIds.get(message.parentId),
       role: message.role,
       content: message.content,
+      ...(message.reasoning ? { reasoning: message.reasoning } : {}),
+      ...(message.reasoning && message.reasoningMs !== undefined
+        ? { reasoningMs: message.reasoningMs }
+        : {}),
       createdAt: message.createdAt ?? createdAt,
       status: message.status ?? 'done',
       ...(message.sources ? { sources: message.sources } : {}),

@@ -1,14 +1,15 @@
 // Generating replies: send, stop, regenerate, edit-and-resend (the last two add a version and
-// keep the earlier ones). Deltas reach the message at most once per animation frame; the
+// keep the earlier ones). Deltas (answer and thinking) reach the message at most once per
+// animation frame (lib/replyWriter.ts); the
 // conversation is stored when a reply starts, about once a second while it streams (a reload
 // keeps what had arrived) and when it ends, however it ends. A save never throws: the
 // conversations store reports a failed one, so the reply goes on regardless.
 // A conversation with documents first waits for the ones still indexing, then sends `knowledge`.
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import { createFrameBatcher } from '../lib/frameBatcher'
 import { createId } from '../lib/ids'
 import { activePath } from '../lib/messageTree'
+import { createReplyWriter } from '../lib/replyWriter'
 import { createThrottledTask } from '../lib/throttledTask'
 import { cancelChatCompletion, streamChatCompletion } from '../services/chatCompletions'
 import { isAbortError } from '../services/http'
@@ -42,9 +43,11 @@ export const useChatStore = defineStore('chat', () => {
   const attachments = useAttachmentsStore()
   const collections = useCollectionsStore()
   const running = shallowRef<RunningReply | null>(null)
-  /** The last status frame (queued, summarizing, generating) of the running reply. */
+  /** The last status frame (queued, summarizing, generating, prefill) of the running reply. */
   const runningStatus = ref<QueueStatus | null>(null)
   const runningKnowledge = ref<KnowledgeNote | null>(null)
+  /** When the running reply started thinking (ms since the epoch), null if it has not. */
+  const runningThinkingSince = ref<number | null>(null)
 
   const isGenerating = computed(() => running.value !== null)
 
@@ -54,6 +57,10 @@ export const useChatStore = defineStore('chat', () => {
 
   function liveKnowledge(messageId: string): KnowledgeNote | null {
     return running.value?.messageId === messageId ? runningKnowledge.value : null
+  }
+
+  function liveThinkingSince(messageId: string): number | null {
+    return running.value?.messageId === messageId ? runningThinkingSince.value : null
   }
 
   /** The collections a reply searches, once the conversation's files have finished indexing. */
@@ -91,10 +98,10 @@ export const useChatStore = defineStore('chat', () => {
     const lastUser = path.findLastIndex((message) => message.role === 'user')
     const question = path[lastUser]
     if (!question) return
-    // A reply without a word (failed, or stopped at once) is no version worth keeping: Retry
-    // replaces it.
+    // A reply without a word or a thought (failed, or stopped at once) is no version worth
+    // keeping: Retry replaces it.
     const reply = path[lastUser + 1]
-    if (reply && reply.content === '') {
+    if (reply && reply.content === '' && !reply.reasoning) {
       conversation.messages.splice(conversation.messages.indexOf(reply), 1)
     }
     conversation.currentId = question.id
@@ -151,11 +158,11 @@ export const useChatStore = defineStore('chat', () => {
     running.value = reply
     runningStatus.value = null
     runningKnowledge.value = null
-    const batcher = createFrameBatcher({
-      onFlush: (text) => {
-        message.content += text
-        saver.poke()
-      },
+    runningThinkingSince.value = null
+    const writer = createReplyWriter({
+      message,
+      onWrite: () => saver.poke(),
+      onThinking: (since) => (runningThinkingSince.value = since),
     })
 
     try {
@@ -166,7 +173,8 @@ export const useChatStore = defineStore('chat', () => {
           request,
           { signal: reply.controller.signal, apiKey },
           {
-            onDelta: (text) => batcher.push(text),
+            onDelta: writer.content,
+            onReasoning: writer.reasoning,
             onEvent: (event) => {
               if (event.type === 'started') reply.completionId = event.id
               if (event.type === 'status') runningStatus.value = event.status
@@ -178,8 +186,9 @@ export const useChatStore = defineStore('chat', () => {
           },
         ),
       )
-      batcher.flush()
+      writer.end()
       message.content = result.content
+      if (result.reasoning) message.reasoning = result.reasoning
       message.finishReason = result.finishReason
       message.stats = replyStats(result)
       message.context = replyContextNote(result.context)
@@ -194,7 +203,7 @@ export const useChatStore = defineStore('chat', () => {
         message.status = 'done'
       }
     } catch (error) {
-      batcher.flush()
+      writer.end()
       if (isAbortError(error)) {
         message.status = 'stopped'
       } else {
@@ -202,14 +211,23 @@ export const useChatStore = defineStore('chat', () => {
         message.error = describeFailure(error)
       }
     } finally {
-      batcher.cancel()
       running.value = null
       runningKnowledge.value = null
+      runningThinkingSince.value = null
     }
     await saver.run()
   }
 
-  return { isGenerating, liveStatus, liveKnowledge, send, regenerate, editAndResend, stop }
+  return {
+    isGenerating,
+    liveStatus,
+    liveKnowledge,
+    liveThinkingSince,
+    send,
+    regenerate,
+    editAndResend,
+    stop,
+  }
 })
 
 function aborted(signal: AbortSignal): Promise<never> {

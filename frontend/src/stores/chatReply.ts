@@ -13,7 +13,8 @@ export function buildRequest(
   systemPrompt: string,
 ): ChatCompletionRequest {
   // Only the version on screen is sent. Failed replies are not part of the dialogue; stopped
-  // ones are (the user saw them).
+  // ones are (the user saw them). A reply's thinking never is: reasoning models are trained on
+  // dialogues without it, and it would fill the context window with text nobody answers to.
   const history = activePath(conversation)
     .filter((message) => message.status !== 'error' && message.content !== '')
     .map(({ role, content }) => ({ role, content }))

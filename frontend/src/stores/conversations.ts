@@ -9,7 +9,6 @@ import { createId } from '../lib/ids'
 import { activePath, newestLeaf, pathVersions, type MessageVersions } from '../lib/messageTree'
 import { titleFromMessage } from '../lib/titles'
 import * as db from '../services/conversationDb'
-import { parseConversationFile } from '../services/conversationImport'
 import type { Conversation, ConversationMeta, SaveFailure } from '../types/chat'
 
 export const useConversationsStore = defineStore('conversations', () => {
@@ -171,6 +170,8 @@ export const useConversationsStore = defineStore('conversations', () => {
    * is lost then, the file is still there.
    */
   async function importFile(text: string): Promise<Conversation> {
+    // The parser and its schema library load with the first import, not with the page.
+    const { parseConversationFile } = await import('../services/conversationImport')
     const conversation = await db.addConversation(parseConversationFile(text, createId), createId)
     loaded.set(conversation.id, conversation)
     listFirst(conversation)

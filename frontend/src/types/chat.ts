@@ -45,7 +45,15 @@ export interface ChatMessage {
    */
   parentId: string | null
   role: 'user' | 'assistant'
+  /** What is shown and sent back as the conversation: a reply's answer, never its thinking. */
   content: string
+  /**
+   * A reasoning model's thinking before its answer (`reasoning_content`, or a `<think>` block
+   * split off the text). Shown folded, stored and exported; never sent to the server again.
+   */
+  reasoning?: string
+  /** How long it thought: from its first reasoning token to the first token of the answer. */
+  reasoningMs?: number
   createdAt: number
   status?: MessageStatus
   finishReason?: FinishReason | null

@@ -1683,7 +1683,17 @@ export interface components {
              */
             role: "assistant";
             /** Content */
-            content: string;
+            content: string | null;
+            /**
+             * Reasoning Content
+             * @default null
+             */
+            reasoning_content?: string | null;
+            /**
+             * Tool Calls
+             * @default null
+             */
+            tool_calls?: components["schemas"]["ToolCall"][] | null;
         };
         /** CancelResult */
         CancelResult: {
@@ -1755,6 +1765,24 @@ export interface components {
         };
         /** ChatCompletionRequest */
         ChatCompletionRequest: {
+            /**
+             * Tools
+             * @description Functions the model may call, shown to it by its chat template; a model whose template has no tool support answers 400.
+             * @default null
+             */
+            tools?: components["schemas"]["FunctionTool"][] | null;
+            /**
+             * Tool Choice
+             * @description `auto` (default with tools), `none`, `required` or one named function: `required` and a named function are enforced by a grammar.
+             * @default null
+             */
+            tool_choice?: (("none" | "auto" | "required") | components["schemas"]["NamedToolChoice"]) | null;
+            /**
+             * Parallel Tool Calls
+             * @description Whether a reply may make several calls (default true).
+             * @default null
+             */
+            parallel_tool_calls?: boolean | null;
             /** Messages */
             messages: components["schemas"]["ChatMessage"][];
             /**
@@ -1875,6 +1903,14 @@ export interface components {
              */
             response_format?: (components["schemas"]["TextFormat"] | components["schemas"]["JsonObjectFormat"] | components["schemas"]["JsonSchemaFormat"]) | null;
             /**
+             * Chat Template Kwargs
+             * @description Extra variables for the chat template, as llama-server and vLLM take them: `{"enable_thinking": false}` turns a reasoning model's thinking off (Qwen3).
+             * @default null
+             */
+            chat_template_kwargs?: {
+                [key: string]: unknown;
+            } | null;
+            /**
              * User
              * @description Accepted and ignored.
              * @default null
@@ -1947,35 +1983,17 @@ export interface components {
              */
             prediction?: null;
             /**
-             * Tools
-             * @description Refused (400) unless null: tool calls are not supported yet.
-             * @default null
-             */
-            tools?: null;
-            /**
-             * Tool Choice
-             * @description Refused (400) unless null or "none": tool calls are not supported yet.
-             * @default null
-             */
-            tool_choice?: null | "none";
-            /**
              * Functions
-             * @description Refused (400) unless null: tool calls are not supported yet.
+             * @description Refused (400) unless null: functions and function_call are deprecated: use tools and tool_choice.
              * @default null
              */
             functions?: null;
             /**
              * Function Call
-             * @description Refused (400) unless null or "none": tool calls are not supported yet.
+             * @description Refused (400) unless null or "none": functions and function_call are deprecated: use tools and tool_choice.
              * @default null
              */
             function_call?: null | "none";
-            /**
-             * Parallel Tool Calls
-             * @description Refused (400) unless null: tool calls are not supported yet.
-             * @default null
-             */
-            parallel_tool_calls?: null;
             /**
              * Web Search Options
              * @description Refused (400) unless null: web search is not supported.
@@ -1984,7 +2002,7 @@ export interface components {
             web_search_options?: null;
             /**
              * Reasoning Effort
-             * @description Refused (400) unless null: this model does not reason: reasoning_effort is not supported.
+             * @description Refused (400) unless null: reasoning_effort is not supported: chat_template_kwargs {"enable_thinking": false} turns a reasoning model's thinking off.
              * @default null
              */
             reasoning_effort?: null;
@@ -2007,14 +2025,36 @@ export interface components {
              * Role
              * @enum {string}
              */
-            role: "system" | "user" | "assistant";
-            /** Content */
-            content: string | components["schemas"]["TextPart"][];
+            role: "system" | "user" | "assistant" | "tool";
+            /**
+             * Tool Calls
+             * @description An assistant message's calls, as the reply gave them.
+             * @default null
+             */
+            tool_calls?: components["schemas"]["ToolCallParam"][] | null;
+            /**
+             * Tool Call Id
+             * @description A tool message: the id of the call whose result it holds (required).
+             * @default null
+             */
+            tool_call_id?: string | null;
+            /**
+             * Content
+             * @description Required, except in an assistant message with `tool_calls`.
+             * @default null
+             */
+            content?: string | components["schemas"]["TextPart"][] | null;
             /**
              * Name
              * @default null
              */
             name?: string | null;
+            /**
+             * Reasoning Content
+             * @description Accepted and dropped: a reply's reasoning is never shown to the model again.
+             * @default null
+             */
+            reasoning_content?: string | null;
         };
         /** Choice */
         Choice: {
@@ -2025,7 +2065,7 @@ export interface components {
              * Finish Reason
              * @enum {string}
              */
-            finish_reason: "stop" | "length";
+            finish_reason: "stop" | "length" | "tool_calls";
             /** @default null */
             logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
         };
@@ -2048,7 +2088,7 @@ export interface components {
             index: number;
             delta: components["schemas"]["ChunkDelta"];
             /** Finish Reason */
-            finish_reason: ("stop" | "length") | null;
+            finish_reason: ("stop" | "length" | "tool_calls") | null;
             /** @default null */
             logprobs?: components["schemas"]["ChoiceLogprobs"] | null;
         };
@@ -2064,6 +2104,16 @@ export interface components {
              * @default null
              */
             content?: string | null;
+            /**
+             * Reasoning Content
+             * @default null
+             */
+            reasoning_content?: string | null;
+            /**
+             * Tool Calls
+             * @default null
+             */
+            tool_calls?: components["schemas"]["StreamedToolCall"][] | null;
         };
         /** ContextReport */
         ContextReport: {
@@ -2234,6 +2284,56 @@ export interface components {
              */
             status: "processed";
         };
+        /** FunctionCall */
+        FunctionCall: {
+            /** Name */
+            name: string;
+            /** Arguments */
+            arguments: string;
+        };
+        /** FunctionCallParam */
+        FunctionCallParam: {
+            /** Name */
+            name: string;
+            /**
+             * Arguments
+             * @description The call's arguments: a JSON object, as text.
+             */
+            arguments: string;
+        };
+        /** FunctionSpec */
+        FunctionSpec: {
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+            /**
+             * Parameters
+             * @description The JSON Schema of the arguments, an object (none: no arguments); the keywords `response_format` enforces, others refused (400).
+             * @default null
+             */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Strict
+             * @description Accepted: forced calls always follow the schema, others are checked.
+             * @default null
+             */
+            strict?: boolean | null;
+        };
+        /** FunctionTool */
+        FunctionTool: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionSpec"];
+        };
         /** Health */
         Health: {
             /**
@@ -2346,6 +2446,20 @@ export interface components {
             /** Data */
             data: components["schemas"]["ModelCard"][];
         };
+        /** NamedFunction */
+        NamedFunction: {
+            /** Name */
+            name: string;
+        };
+        /** NamedToolChoice */
+        NamedToolChoice: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["NamedFunction"];
+        };
         /** PromptTokensDetails */
         PromptTokensDetails: {
             /** Cached Tokens */
@@ -2421,6 +2535,12 @@ export interface components {
             n_params: number;
             /** N Ctx Train */
             n_ctx_train: number;
+            /** Chat Template */
+            chat_template: string;
+            /** Tools */
+            tools: boolean;
+            /** Reasoning */
+            reasoning: boolean;
         };
         /** ServerInfo */
         ServerInfo: {
@@ -2533,13 +2653,23 @@ export interface components {
              */
             include_usage?: boolean;
         };
-        /** StreamStatus */
+        /**
+         * StreamStatus
+         * @description What the server is doing before the reply's first token.
+         *
+         *     `queued` (with `queue_position`), `summarizing` (`messages` being summarized), `generating`
+         *     (a slot took the request), `prefill` (its prompt is being read). While a prompt is read,
+         *     `prefill` (or `summarizing`, for a summary's prompt) comes at least every 500 ms with
+         *     `prompt_tokens_done` of `prompt_tokens_total` (inside a llama.cpp step, estimated from the
+         *     recent reading rate), `prompt_tokens_restored` (taken from a kept KV cache instead of being
+         *     read again) and `eta_ms` (absent until a first prompt has been timed).
+         */
         StreamStatus: {
             /**
              * State
              * @enum {string}
              */
-            state: "queued" | "summarizing" | "generating";
+            state: "queued" | "summarizing" | "generating" | "prefill";
             /**
              * Queue Position
              * @default null
@@ -2550,6 +2680,42 @@ export interface components {
              * @default null
              */
             messages?: number | null;
+            /**
+             * Prompt Tokens Done
+             * @default null
+             */
+            prompt_tokens_done?: number | null;
+            /**
+             * Prompt Tokens Total
+             * @default null
+             */
+            prompt_tokens_total?: number | null;
+            /**
+             * Prompt Tokens Restored
+             * @default null
+             */
+            prompt_tokens_restored?: number | null;
+            /**
+             * Eta Ms
+             * @default null
+             */
+            eta_ms?: number | null;
+        };
+        /**
+         * StreamedToolCall
+         * @description A call in a stream: each comes whole in one delta; `index` is its place in the reply.
+         */
+        StreamedToolCall: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionCall"];
+            /** Index */
+            index: number;
         };
         /** Summary */
         Summary: {
@@ -2607,6 +2773,28 @@ export interface components {
             bytes: number[] | null;
             /** Top Logprobs */
             top_logprobs: components["schemas"]["TopLogprob"][];
+        };
+        /** ToolCall */
+        ToolCall: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionCall"];
+        };
+        /** ToolCallParam */
+        ToolCallParam: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionCallParam"];
         };
         /** TopLogprob */
         TopLogprob: {

@@ -63,6 +63,67 @@ describe('streamChatCompletion', () => {
     })
   })
 
+  it('collects reasoning_content apart from the answer', async () => {
+    const thinking = (text: string) =>
+      frame({ id, choices: [{ index: 0, delta: { reasoning_content: text } }] })
+    stubFetch(() =>
+      sseResponse([
+        frame({ id, choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] }),
+        thinking('The user says hi. '),
+        thinking('Greet back.'),
+        delta('Hello!'),
+        'data: [DONE]\n\n',
+      ]),
+    )
+    const order: string[] = []
+    const result = await streamChatCompletion(
+      request,
+      { signal: new AbortController().signal },
+      {
+        onDelta: (text) => order.push(`answer:${text}`),
+        onReasoning: (text) => order.push(`thinking:${text}`),
+      },
+    )
+    expect(order).toEqual(['thinking:The user says hi. ', 'thinking:Greet back.', 'answer:Hello!'])
+    expect(result).toMatchObject({ reasoning: 'The user says hi. Greet back.', content: 'Hello!' })
+  })
+
+  it('splits a <think> block that an older server leaves in the content', async () => {
+    stubFetch(() =>
+      sseResponse([
+        delta('<thi'),
+        delta('nk>\nThe user says hi.'),
+        delta('\n</think>\n\nHel'),
+        delta('lo!'),
+        'data: [DONE]\n\n',
+      ]),
+    )
+    const { result, deltas } = await run()
+    expect(deltas.join('')).toBe('Hello!')
+    expect(result).toMatchObject({ reasoning: 'The user says hi.', content: 'Hello!' })
+  })
+
+  it('leaves the answer alone once the server has split the thinking itself', async () => {
+    stubFetch(() =>
+      sseResponse([
+        frame({ id, choices: [{ index: 0, delta: { reasoning_content: 'Tags?' } }] }),
+        delta('<think> is how models mark thinking.'),
+        'data: [DONE]\n\n',
+      ]),
+    )
+    expect((await run()).result).toMatchObject({
+      reasoning: 'Tags?',
+      content: '<think> is how models mark thinking.',
+    })
+  })
+
+  it('gives out a held-back tag start as answer when the stream ends', async () => {
+    stubFetch(() => sseResponse([delta('<th')]))
+    const { result, deltas } = await run()
+    expect(deltas).toEqual(['<th'])
+    expect(result).toMatchObject({ content: '<th', reasoning: '', complete: false })
+  })
+
   it('reports an error frame and keeps the text before it', async () => {
     const error = { message: 'boom', type: 'server_error', code: 'server_shutdown' }
     stubFetch(() => sseResponse([delta('partial'), frame({ error }), 'data: [DONE]\n\n']))

@@ -113,6 +113,26 @@ describe('parseConversationFile', () => {
     expect(imported.attachmentStoreId).toBeUndefined()
   })
 
+  it("keeps a reply's thinking and how long it took through export and import", () => {
+    const thought: Conversation = {
+      ...original,
+      messages: [
+        original.messages[0]!,
+        {
+          ...original.messages[1]!,
+          reasoning: 'The user wants a plan.',
+          reasoningMs: 12_300,
+        },
+      ],
+    }
+    const imported = parseConversationFile(conversationToJson(thought), createId)
+    expect(imported.messages[1]).toMatchObject({
+      content: '**Day 1**',
+      reasoning: 'The user wants a plan.',
+      reasoningMs: 12_300,
+    })
+  })
+
   it('refuses a source that is not one', () => {
     const messages = [{ role: 'assistant', content: 'x', sources: [{ index: 'one' }] }]
     expect(failure(versionOneFile(messages)).failure).toBe('invalid')
@@ -179,6 +199,16 @@ describe('parseConversationFile', () => {
     ['a system message', versionOneFile([{ role: 'system', content: 'x' }]), 'invalid'],
     ['a role with markup', versionOneFile([{ role: '<img>', content: 'x' }]), 'invalid'],
     ['content not a string', versionOneFile([{ role: 'user', content: { a: 1 } }]), 'invalid'],
+    [
+      'reasoning not a string',
+      versionOneFile([{ role: 'assistant', content: 'x', reasoning: ['a'] }]),
+      'invalid',
+    ],
+    [
+      'a negative thinking time',
+      versionOneFile([{ role: 'assistant', content: 'x', reasoning: 'a', reasoningMs: -1 }]),
+      'invalid',
+    ],
     [
       'a version 2 message without an id',
       withConversation({ messages: [{ parentId: null, role: 'user', content: 'x' }] }),
@@ -253,7 +283,13 @@ describe('parseConversationFile', () => {
   })
 })
 
-const labels = { user: 'You', assistant: 'Assistant', sources: 'Sources' }
+const labels = {
+  user: 'You',
+  assistant: 'Assistant',
+  sources: 'Sources',
+  reasoning: (durationMs: number | undefined) =>
+    durationMs === undefined ? 'Thoughts' : `Thought for ${durationMs / 1000} s`,
+}
 
 describe('conversationToMarkdown', () => {
   it('writes the title and each message under its speaker', () => {
@@ -266,6 +302,25 @@ describe('conversationToMarkdown', () => {
     expect(conversationToMarkdown(branched, labels)).toBe(
       '# Trip to 北京\n\n## You\n\nPlan a trip\n\n## Assistant\n\nDay one\n\n' +
         '## You\n\nAnd day 2?\n\n## Assistant\n\nDay two\n',
+    )
+  })
+
+  it("folds a reply's thinking above it, so the model's text cannot close the fold", () => {
+    const thought: Conversation = {
+      ...original,
+      messages: [
+        original.messages[0]!,
+        {
+          ...original.messages[1]!,
+          reasoning: 'Plan <b>it</b>.\n</details>\nOut?',
+          reasoningMs: 4000,
+        },
+      ],
+    }
+    expect(conversationToMarkdown(thought, labels)).toBe(
+      '# Trip to 北京\n\n## You\n\nPlan a trip\n\n## Assistant\n\n' +
+        '<details>\n<summary>Thought for 4 s</summary>\n\n' +
+        'Plan <b>it</b>.\n&lt;/details>\nOut?\n\n</details>\n\n**Day 1**\n',
     )
   })
 

@@ -43,7 +43,7 @@ function hangingReply(init: RequestInit | undefined): Response {
   return new Response(body)
 }
 
-/** A reply whose deltas the test sends one by one; it ends when the request is aborted. */
+/** A reply whose frames the test sends one by one; it ends when the request is aborted. */
 function controlledReply() {
   const encoder = new TextEncoder()
   let send: (text: string) => void = () => {
@@ -53,7 +53,7 @@ function controlledReply() {
     respond(init: RequestInit | undefined): Response {
       const body = new ReadableStream<Uint8Array>({
         start(controller) {
-          send = (text) => controller.enqueue(encoder.encode(delta(text)))
+          send = (frames) => controller.enqueue(encoder.encode(frames))
           init?.signal?.addEventListener('abort', () =>
             controller.error(new DOMException('aborted', 'AbortError')),
           )
@@ -61,7 +61,7 @@ function controlledReply() {
       })
       return new Response(body)
     },
-    send: (text: string) => send(text),
+    send: (frames: string) => send(frames),
   }
 }
 
@@ -148,7 +148,7 @@ describe('chat store', () => {
 
     restoreWrites = failWrites()
     vi.advanceTimersByTime(1000)
-    reply.send('Hel')
+    reply.send(delta('Hel'))
     await vi.waitFor(() => expect(conversations.saveFailure).toEqual({ kind: 'quota' }))
     expect(chat.isGenerating).toBe(true)
     expect(conversation.messages.map((message) => message.content)).toEqual(['go', 'Hel'])
@@ -156,7 +156,7 @@ describe('chat store', () => {
 
     restoreWrites()
     vi.advanceTimersByTime(1000)
-    reply.send('lo')
+    reply.send(delta('lo'))
     await vi.waitFor(() => expect(conversations.saveFailure).toBeNull())
     expect(chat.isGenerating).toBe(true)
     expect(await stored()).toBe('Hello')
@@ -244,6 +244,65 @@ describe('chat store', () => {
       'r5',
     ])
     expect(activePath(stored!).map((message) => message.content)).toEqual(shown())
+  })
+
+  it("keeps a reply's thinking and its time, and never sends it back", async () => {
+    const thinking = (text: string) =>
+      frame({ id, choices: [{ index: 0, delta: { reasoning_content: text } }] })
+    let calls = 0
+    const fetchMock = stubFetch(() =>
+      ++calls === 1
+        ? sseResponse([
+            thinking('They greet; '),
+            thinking('greet back.'),
+            delta('Hi!'),
+            finalFrames(),
+          ])
+        : sseResponse([delta('<think>Again.</think>Sure.'), finalFrames()]),
+    )
+    const { chat, conversations } = await setup()
+    await chat.send('hello')
+    const reply = conversations.active!.messages[1]!
+    expect(reply).toMatchObject({ content: 'Hi!', reasoning: 'They greet; greet back.' })
+    expect(reply.reasoningMs).toBeGreaterThanOrEqual(0)
+    expect((await loadConversation(conversations.active!.id))?.messages[1]).toMatchObject({
+      reasoning: 'They greet; greet back.',
+      reasoningMs: reply.reasoningMs,
+    })
+
+    await chat.send('again')
+    expect(conversations.active!.messages[3]).toMatchObject({
+      content: 'Sure.',
+      reasoning: 'Again.',
+    })
+    const sent = requestBody(fetchMock.mock.calls[1]).messages
+    expect(sent.slice(1)).toEqual([
+      { role: 'user', content: 'hello' },
+      { role: 'assistant', content: 'Hi!' },
+      { role: 'user', content: 'again' },
+    ])
+    expect(JSON.stringify(sent)).not.toContain('greet back')
+  })
+
+  it('shows when the running reply started thinking, until it ends', async () => {
+    const reply = controlledReply()
+    vi.stubGlobal('fetch', async (url: string | URL | Request, init?: RequestInit) =>
+      String(url).endsWith('/cancel') ? new Response('{}') : reply.respond(init),
+    )
+    const { chat, conversations } = await setup()
+    const sending = chat.send('go')
+    await vi.waitFor(() => expect(chat.isGenerating).toBe(true))
+    const message = () => conversations.active!.messages[1]!
+    const before = Date.now()
+    reply.send(frame({ id, choices: [{ index: 0, delta: { reasoning_content: 'Hmm' } }] }))
+    await vi.waitFor(() => expect(message().reasoning).toBe('Hmm'))
+    expect(chat.liveThinkingSince(message().id)).toBeGreaterThanOrEqual(before)
+    chat.stop()
+    await sending
+    // Stopped while thinking: the time is what it thought until then.
+    expect(message()).toMatchObject({ status: 'stopped', content: '', reasoning: 'Hmm' })
+    expect(message().reasoningMs).toBeGreaterThanOrEqual(0)
+    expect(chat.liveThinkingSince(message().id)).toBeNull()
   })
 
   it('replaces a failed reply without a word on Retry rather than keep it as a version', async () => {
