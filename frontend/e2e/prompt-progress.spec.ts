@@ -1,8 +1,8 @@
 // The bar under a reply while the server reads its prompt: recorded streams with prefill frames
-// 400 ms apart (the test model reads any prompt it can hold in well under a second), then the
-// real server with a prompt long enough to take a while.
+// 400 ms apart (exact numbers, the cache, summarizing, a prompt read at once), then the real
+// server with a prompt long enough to take a while.
 import type { Page } from '@playwright/test'
-import { expect, importConversation, replies, send, shot, test } from './fixtures'
+import { expect, replies, send, shot, test } from './fixtures'
 import {
   frames,
   startScriptedStreams,
@@ -134,6 +134,27 @@ test('a prompt mostly restored from the cache says so', async ({ page }) => {
   expect(await barStates()).toContain(
     'Restored 1,900 tokens from cache · reading 38 more · about 4 s left | 1962',
   )
+})
+
+test.describe('the real server', () => {
+  test.use({ settings: { maxTokens: 4 } })
+
+  test('shows the bar while it reads a long prompt', async ({ page }) => {
+    await page.goto('/')
+    const barStates = await recordBar(page)
+    // About 9,000 tokens of words no earlier prompt had, so no cache holds any of them: the test
+    // model reads a few thousand tokens a second on this machine, so this takes seconds.
+    const run = Date.now().toString(36)
+    const words = Array.from({ length: 4500 }, (_, index) => `${run}w${index}`).join(' ')
+    await send(page, `Summarize: ${words}`)
+    await expect(replies(page).first()).not.toHaveAttribute('data-status', 'streaming')
+    await expect(progressBar(page)).toHaveCount(0)
+    const states = await barStates()
+    expect(states.length).toBeGreaterThan(0)
+    // The system prompt's few tokens may come from a kept cache.
+    const line = /^(Reading [\d,]+ \/ [\d,]+ tokens|Restored [\d,]+ tokens? from cache · reading)/
+    for (const state of states) expect(state).toMatch(line)
+  })
 })
 
 test.describe('zh-CN', () => {

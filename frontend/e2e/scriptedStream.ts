@@ -1,7 +1,7 @@
-// Replies the real test model cannot give (a reasoning model's thinking, a prompt read for
-// seconds), served as recorded SSE streams. `route.fulfill` hands the page a whole body at once,
-// so a stream whose frames must arrive apart in time comes from a small loopback server instead:
-// the page's request is routed to it, and it writes each frame after its delay.
+// Replies the real test model cannot give (a reasoning model's thinking, progress frames with
+// exact numbers), served as recorded SSE streams. `route.fulfill` hands the page a whole body at
+// once, so a stream whose frames must arrive apart in time comes from a small loopback server
+// instead: the page's request is routed to it, and it writes each frame after its delay.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Page, Request } from '@playwright/test'
@@ -85,11 +85,11 @@ export async function startScriptedStreams(): Promise<ScriptedStreams> {
       response.writeHead(404).end()
       return
     }
-    // The page asked its own origin: the answer is read as coming from there.
+    // The browser swaps the URL under the page's request: for the page (its CSP, CORS) the
+    // answer still comes from its own origin.
     response.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache',
-      'Access-Control-Allow-Origin': '*',
     })
     response.flushHeaders()
     void (async () => {

@@ -42,6 +42,11 @@ KEEP_MIN_LOST = 16
 RESTORE_MIN_GAIN = 16
 # Weight of the newest step in the running prompt-reading rate (tokens/s).
 RATE_WEIGHT = 0.3
+# While replies are being decoded, a step reads at most this long a prompt chunk (at the recent
+# reading rate), so that they keep getting a token at least every second; never fewer tokens
+# than MIN_CHUNK. Without replies decoding, a step reads a full N_BATCH chunk.
+STEP_SECONDS_WHILE_DECODING = 0.8
+MIN_CHUNK = 32
 
 
 class QueueFull(Exception):
@@ -411,6 +416,9 @@ class Engine:
         budget = batch.capacity - batch.size
         prefilling = [slot for slot in self._slots if slot.busy and slot.pending]
         prefilling.sort(key=lambda s: s.handle.submitted_at if s.handle else 0.0)
+        if prefilling and self._replies_before(prefilling[0], entries) and self.prompt_rate > 0:
+            in_time = int(self.prompt_rate * STEP_SECONDS_WHILE_DECODING)
+            budget = min(budget, max(MIN_CHUNK, in_time))
         for slot in prefilling:
             if budget <= 0:
                 break
@@ -426,6 +434,17 @@ class Engine:
             entries.append(_Entry(slot, chunk, start, last_index, True))
             budget -= len(chunk)
         return entries
+
+    @staticmethod
+    def _replies_before(reading: Slot, decoding: list[_Entry]) -> bool:
+        """Whether a reply in the step was already streaming when the prompt `reading` came:
+        its chunks are then kept short. (Replies of a burst that started after it are not
+        waited for: a full chunk gets the burst's last first token soonest.)"""
+        arrived = reading.handle.submitted_at if reading.handle else 0.0
+        return any(
+            entry.slot.first_token_at is not None and entry.slot.first_token_at < arrived
+            for entry in decoding
+        )
 
     def _step(self) -> None:
         entries = self._build_batch()
