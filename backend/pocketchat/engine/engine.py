@@ -47,6 +47,9 @@ RATE_WEIGHT = 0.3
 # than MIN_CHUNK. Without replies decoding, a step reads a full N_BATCH chunk.
 STEP_SECONDS_WHILE_DECODING = 0.8
 MIN_CHUNK = 32
+# The first prompt chunk the engine reads is this short: its time gives the reading rate that
+# progress reports estimate with (a full chunk takes seconds on a small CPU).
+FIRST_CHUNK = 128
 
 
 class QueueFull(Exception):
@@ -416,7 +419,9 @@ class Engine:
         budget = batch.capacity - batch.size
         prefilling = [slot for slot in self._slots if slot.busy and slot.pending]
         prefilling.sort(key=lambda s: s.handle.submitted_at if s.handle else 0.0)
-        if prefilling and self._replies_before(prefilling[0], entries) and self.prompt_rate > 0:
+        if prefilling and self.prompt_rate == 0:
+            budget = min(budget, FIRST_CHUNK)  # times the reading soon, for progress reports
+        elif prefilling and self._replies_before(prefilling[0], entries):
             in_time = int(self.prompt_rate * STEP_SECONDS_WHILE_DECODING)
             budget = min(budget, max(MIN_CHUNK, in_time))
         for slot in prefilling:
