@@ -37,6 +37,8 @@ from pocketchat.settings import Settings
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "pocketchat"
+# How long loading waits for the kept KV caches on disk to be indexed.
+SNAPSHOTS_READY_SECONDS = 30.0
 
 # GGUF general.file_type → the usual quantization name.
 FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
@@ -111,6 +113,10 @@ def build_runtime(settings: Settings, choice: ModelChoice, metrics: Metrics) -> 
     metrics.watch_engine(lambda: engine.queue_depth, lambda: engine.busy_slots)
     if engine.snapshots is not None:
         metrics.watch_snapshots(engine.snapshots.stats)
+        # Ready with the kept caches on disk: a conversation coming back right after a restart
+        # finds its own. (Only the first start with a model hashes it; then it is noted.)
+        if not engine.snapshots.wait_ready(SNAPSHOTS_READY_SECONDS):
+            log.warning("the KV snapshots on disk are not read yet; serving meanwhile")
     embedder, embedder_error = load_embedder(settings)
     knowledge, knowledge_error = open_knowledge(settings, embedder, engine)
     return Runtime(
@@ -269,11 +275,12 @@ def snapshot_store(settings: Settings, choice: ModelChoice) -> SnapshotStore:
         "parallel": settings.parallel,
         "llama_cpp_python": LLAMA_CPP_PYTHON_VERSION,
     }
+    directory = settings.data_dir / "kv-cache"
     return SnapshotStore(
         ram_bytes,
         disk_bytes,
-        settings.data_dir / "kv-cache",
-        lambda: fingerprint(file_sha256(choice.path), **shape),
+        directory,
+        lambda: fingerprint(file_sha256(choice.path, directory / "models.json"), **shape),
     )
 
 

@@ -128,8 +128,8 @@ class Settings(BaseSettings):
         None,
         ge=0,
         description="RAM for the KV caches of conversations that lost their slot, so they come "
-        "back without reading their history again (default: a tenth of free memory, at most "
-        "2048; 0: off).",
+        "back without reading their history again (default: 0 while KV_CACHE_DISK_MB is on, "
+        "whose recent files the page cache holds; else a tenth of free memory, at most 2048).",
     )
     kv_cache_disk_mb: int | None = Field(
         None,
@@ -192,12 +192,12 @@ class Settings(BaseSettings):
     @property
     def kv_cache_bytes(self) -> tuple[int, int]:
         """The RAM and disk bounds of the kept KV caches, in bytes (defaults from what is free)."""
-        ram_mb = self.kv_cache_ram_mb
-        if ram_mb is None:
-            ram_mb = min(2048, psutil.virtual_memory().available // 10 // 2**20)
         disk_mb = self.kv_cache_disk_mb
         if disk_mb is None:
             disk_mb = min(4096, _free_disk(self.data_dir) // 10 // 2**20)
+        ram_mb = self.kv_cache_ram_mb
+        if ram_mb is None:
+            ram_mb = 0 if disk_mb else min(2048, psutil.virtual_memory().available // 10 // 2**20)
         return ram_mb * 2**20, disk_mb * 2**20
 
     @property

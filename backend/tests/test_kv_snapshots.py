@@ -4,7 +4,9 @@ foreign snapshot files are discarded, never given to llama.cpp."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from bench.server import ServerProcess
 from conftest import chat_body, content_of, make_settings, stream_chat
 from pocketchat.engine.engine import Engine
 from pocketchat.engine.llama import LlamaModel
-from pocketchat.engine.snapshots import SUFFIX, SnapshotStore, fingerprint
+from pocketchat.engine.snapshots import SUFFIX, SnapshotStore, file_sha256, fingerprint
 from pocketchat.engine.types import (
     Finished,
     GenerationRequest,
@@ -372,3 +374,23 @@ def test_the_stream_shows_the_reading_and_a_restarted_server_restores_the_conver
     assert content_of(frames)
     assert second.metric("pocketchat_kv_snapshot_restores") == 1
     assert second.metric("pocketchat_kv_snapshot_bytes", tier="disk") > 0
+
+
+def test_the_model_hash_is_noted_so_a_restart_need_not_read_the_model_again(
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"weights" * 1000)
+    known = tmp_path / "kv-cache" / "models.json"
+    first = file_sha256(model, known)
+    assert first == hashlib.sha256(b"weights" * 1000).hexdigest()
+    # Same size and mtime: the note answers, without reading the file.
+    stat = model.stat()
+    model.write_bytes(b"WEIGHTS" * 1000)
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert file_sha256(model, known) == first
+    # A changed file (another mtime) is hashed again.
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert file_sha256(model, known) == hashlib.sha256(b"WEIGHTS" * 1000).hexdigest()
+    known.write_text("not json")
+    assert file_sha256(model, known) == hashlib.sha256(b"WEIGHTS" * 1000).hexdigest()

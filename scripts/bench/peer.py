@@ -8,7 +8,7 @@ import os
 import shlex
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,8 +161,9 @@ class PeerPhase:
     def described(self) -> str:
         if self.binary is None:
             return f"not built: {self.reason}"
-        command = llama_server_command(self.binary, self.shape, 4, 0)[1:-4]
-        return f"`{shlex.join([self.binary.name, *command])}` ({self.binary.parent.name})"
+        shown = replace(self.shape, model=Path(self.shape.model.name))
+        command = llama_server_command(Path(self.binary.name), shown, 4, 0)[:-4]
+        return f"`{shlex.join(command)}` (build {self.binary.parent.name})"
 
     def section(self, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         merged = merge_rounds(rounds)

@@ -62,22 +62,46 @@ def fingerprint(model_sha256: str, **settings: object) -> str:
     return hashlib.sha256(described.encode()).hexdigest()[:24]
 
 
-def file_sha256(path: Path) -> str:
-    """The model file's sha256, taken from the downloader's record (`<file>.verified`) when it
-    matches the file's size and mtime, else computed (about a second per 500 MB)."""
+def file_sha256(path: Path, known: Path | None = None) -> str:
+    """The model file's sha256: from the downloader's record (`<file>.verified`) or from the
+    JSON file `known` (path → size, mtime, sha256) when either matches the file's size and
+    mtime; else computed (about a second per 500 MB) and noted in `known`, so that a restart
+    finds its snapshots at once."""
     stat = path.stat()
-    record = path.with_name(path.name + ".verified")
-    try:
-        noted = json.loads(record.read_text())
-        if noted["size"] == stat.st_size and noted["mtime_ns"] == stat.st_mtime_ns:
+    key = str(path.resolve())
+    records = _json_object(known) if known is not None else {}
+    for noted in (_json_object(path.with_name(path.name + ".verified")), records.get(key)):
+        if (
+            isinstance(noted, dict)
+            and noted.get("size") == stat.st_size
+            and noted.get("mtime_ns") == stat.st_mtime_ns
+            and isinstance(noted.get("sha256"), str)
+        ):
             return str(noted["sha256"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
     digest = hashlib.sha256()
     with path.open("rb") as file:
         while chunk := file.read(1 << 20):
             digest.update(chunk)
+    if known is not None:
+        records[key] = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": digest.hexdigest(),
+        }
+        with contextlib.suppress(OSError):
+            known.parent.mkdir(parents=True, exist_ok=True)
+            temporary = known.with_suffix(".tmp")
+            temporary.write_text(json.dumps(records))
+            os.replace(temporary, known)
     return digest.hexdigest()
+
+
+def _json_object(path: Path) -> dict[str, object]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def token_key(tokens: np.ndarray) -> str:
