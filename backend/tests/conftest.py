@@ -124,8 +124,8 @@ def make_settings(model: Path, **overrides: Any) -> Settings:
         "max_queue": 4,
         "heartbeat_seconds": 0.5,
         "static_dir": REPO_ROOT / "frontend" / "dist",
-        # Kept KV caches on, in bounds that suit hundreds of test servers.
-        "kv_cache_ram_mb": 256,
+        # Kept KV caches on disk, as by default, in bounds that suit hundreds of test servers.
+        "kv_cache_ram_mb": 0,
         "kv_cache_disk_mb": 256,
     }
     values.update(overrides)
@@ -287,7 +287,7 @@ def start_server_process(
         "MODEL_PATH": str(model),
         "N_THREADS": "2",
         "DATA_DIR": str(log_path.parent / "data"),
-        "KV_CACHE_RAM_MB": "256",
+        "KV_CACHE_RAM_MB": "0",
         "KV_CACHE_DISK_MB": "256",
         **env,
     }

@@ -100,6 +100,11 @@ def test_every_operation_answers_as_documented(
                 shorten_reply(case)
             response = case.call(base_url=fuzzed.url, session=session, timeout=30)
             statuses[response.status_code] += 1
+            if mode == "negative" and response.status_code == 413:
+                # Rejected for its size before its fields were read (a string far past a
+                # maxLength, over MAX_BODY_BYTES): a rejection schemathesis does not list.
+                assert response.json()["error"]["message"].startswith("request body is too large")
+                return
             case.validate_response(response, checks=checks)
 
         before = sum(statuses.values())

@@ -16,6 +16,7 @@ from typing import Any
 
 from pocketchat.chat import sources
 from pocketchat.chat.errors import (
+    ChatRefused,
     ContextTooLong,
     InvalidField,
     KnowledgeUnavailable,
@@ -49,6 +50,13 @@ log = logging.getLogger("pocketchat.requests")
 # Summaries are greedy; the penalty keeps a small model from repeating a phrase.
 SUMMARY_SAMPLING = SamplerConfig.greedy(repeat_penalty=1.1)
 
+
+# The `code` of a refusal that comes after the stream began (a reply submitted after summaries).
+_REFUSAL_CODES: dict[type[ChatRefused], str] = {
+    ContextTooLong: "context_length_exceeded",
+    ServerBusy: "server_busy",
+    ShuttingDown: "server_shutdown",
+}
 
 # While a prompt is read, a progress status at least this often (seconds).
 PROGRESS_SECONDS = 0.4
@@ -296,7 +304,15 @@ class ChatRun:
             if not (yield from self._write_summaries(poll_seconds)):
                 return
             tokens = self.service.context.final_tokens(self.plan)
-            self._handle = self._submit_reply(tokens)
+            try:
+                self._handle = self._submit_reply(tokens)
+            except ChatRefused as error:
+                # The response has begun (the summaries' statuses): the refusal ends the stream
+                # as a failure frame, not as a broken connection.
+                failed = Failed(str(error), _REFUSAL_CODES.get(type(error), "server_error"))
+                self._record(None, failed)
+                yield failed
+                return
             if self.cancelled:
                 self._handle.cancel()
         yield from self._follow(self._handle, poll_seconds, forward=True)
