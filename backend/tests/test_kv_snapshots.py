@@ -18,7 +18,13 @@ from bench.server import ServerProcess
 from conftest import chat_body, content_of, make_settings, stream_chat
 from pocketchat.engine.engine import Engine
 from pocketchat.engine.llama import LlamaModel
-from pocketchat.engine.snapshots import SUFFIX, SnapshotStore, file_sha256, fingerprint
+from pocketchat.engine.snapshots import (
+    MAX_ENTRIES,
+    SUFFIX,
+    SnapshotStore,
+    file_sha256,
+    fingerprint,
+)
 from pocketchat.engine.types import (
     Finished,
     GenerationRequest,
@@ -394,3 +400,16 @@ def test_the_model_hash_is_noted_so_a_restart_need_not_read_the_model_again(
     assert file_sha256(model, known) == hashlib.sha256(b"WEIGHTS" * 1000).hexdigest()
     known.write_text("not json")
     assert file_sha256(model, known) == hashlib.sha256(b"WEIGHTS" * 1000).hexdigest()
+
+
+def test_each_tier_keeps_a_bounded_number_of_states(tmp_path: Path) -> None:
+    # Every admission compares the prompt with each kept state: their number is bounded too.
+    store = store_at(tmp_path, ram=64 * MB, disk=64 * MB)
+    for first in range(MAX_ENTRIES + 5):
+        store.keep([first, 1, 2], state(10, first))
+        assert store.flush(10)  # (at most MAX_PENDING_WRITES wait for the disk)
+    stats = store.stats()
+    assert stats["ram_entries"] == stats["disk_entries"] == MAX_ENTRIES
+    assert len(files(tmp_path)) == MAX_ENTRIES
+    assert store.best([0, 1, 2], at_least=2) is None  # the oldest went first
+    assert store.best([MAX_ENTRIES + 4, 1, 2], at_least=2) is not None

@@ -146,6 +146,15 @@ def _timings(finished: Finished) -> Timings:
     )
 
 
+# A whole reply's failure as an HTTP status: refusals that come only after summaries were
+# written (the reply no longer fits, the queue filled meanwhile) keep their usual statuses.
+FAILURE_STATUSES = {
+    "server_shutdown": 503,
+    "context_length_exceeded": 400,
+    "server_busy": 429,
+}
+
+
 def _status(status: Status) -> StreamStatus:
     fields = {
         "queue_position": status.queue_position,
@@ -241,7 +250,7 @@ def collect(
             reply.add(event)
             tokens.extend(event.logprobs)
         elif isinstance(event, Failed):
-            status = 503 if event.code == "server_shutdown" else 500
+            status = FAILURE_STATUSES.get(event.code, 500)
             raise APIError(status, event.message, code=event.code)
         elif isinstance(event, Finished):
             choice = Choice(

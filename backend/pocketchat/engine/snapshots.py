@@ -51,6 +51,10 @@ _PREAMBLE = struct.Struct("<8sII")
 SUFFIX = ".kv"
 # Writes waiting for the disk at most: more are dropped (the RAM copy still serves).
 MAX_PENDING_WRITES = 8
+# Kept states per tier at most, least recently used out first: every admission compares the
+# prompt with each of them (microseconds apiece), and a conversation keeps one state however
+# long it grows.
+MAX_ENTRIES = 128
 _STOP = object()
 
 
@@ -247,7 +251,7 @@ class SnapshotStore:
                 entry.data = data
                 self._ram[entry.key] = entry
                 self._ram_used += entry.size
-                while self._ram_used > self.ram_bytes:
+                while self._ram_used > self.ram_bytes or len(self._ram) > MAX_ENTRIES:
                     self._evict_ram()
             self.saved += 1
             if self._writer is not None and len(data) <= self.disk_bytes:
@@ -397,7 +401,9 @@ class SnapshotStore:
             self._disk_used += entry.size
 
     def _trim_disk(self, room: int) -> None:
-        while self._disk and self._disk_used + room > self.disk_bytes:
+        while self._disk and (
+            self._disk_used + room > self.disk_bytes or len(self._disk) >= MAX_ENTRIES
+        ):
             key = next(iter(self._disk))
             self._forget_disk(key, delete=True)
 
