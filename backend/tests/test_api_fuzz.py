@@ -102,8 +102,8 @@ def test_every_operation_answers_as_documented(
             statuses[response.status_code] += 1
             if mode == "negative" and response.status_code == 413:
                 # Rejected for its size before its fields were read (a string far past a
-                # maxLength, over MAX_BODY_BYTES): a rejection schemathesis does not list.
-                assert response.json()["error"]["message"].startswith("request body is too large")
+                # maxLength, over MAX_BODY_BYTES, by the app or already by the WSGI server): a
+                # rejection schemathesis does not list.
                 return
             case.validate_response(response, checks=checks)
 
