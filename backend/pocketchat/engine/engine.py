@@ -332,16 +332,18 @@ class Engine:
             return None
         return store.load(match)
 
-    def _keep(self, slot: Slot, prompt: tuple[int, ...]) -> None:
-        """Save `slot`'s cache before a prompt that does not continue it takes the slot."""
+    def _keep(self, slot: Slot, prompt: tuple[int, ...] = ()) -> bool:
+        """Save `slot`'s cache before a prompt that does not continue it takes the slot (no
+        prompt: all of it is at stake). Whether it was kept."""
         store = self.snapshots
         lost = len(slot.cached) - common_prefix_length(slot.cached, prompt)
         if store is None or lost < KEEP_MIN_LOST or store.covers(slot.cached):
-            return
+            return False
         try:
-            store.keep(slot.cached, self.context.save_sequence(slot.seq))
+            return store.keep(slot.cached, self.context.save_sequence(slot.seq))
         except LlamaError as error:
             log.warning("could not keep the cache of slot %d: %s", slot.seq, error)
+            return False
 
     def _restore_longer_prefix(self, handle: Handle, slot: Slot, prompt: tuple[int, ...]) -> int:
         """Give `slot` a longer start of `prompt` than its own cache has, if another slot's
@@ -390,14 +392,7 @@ class Engine:
         start finds them on disk. Returns how many were kept."""
         if self.snapshots is None or self._worker.is_alive():
             return 0
-        kept = 0
-        for slot in self._slots:
-            if len(slot.cached) >= KEEP_MIN_LOST and not self.snapshots.covers(slot.cached):
-                try:
-                    kept += self.snapshots.keep(slot.cached, self.context.save_sequence(slot.seq))
-                except LlamaError as error:
-                    log.warning("could not keep the cache of slot %d: %s", slot.seq, error)
-        return kept
+        return sum(self._keep(slot) for slot in self._slots)
 
     def _announce_positions(self) -> None:
         for position, handle in enumerate(self._waiting, start=1):
