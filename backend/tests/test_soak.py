@@ -1,5 +1,5 @@
 """A soak: a long run of sequential and concurrent requests against one server process, which
-must not grow (RSS) or slow down (latency of the last requests against the first)."""
+must not grow (RSS) or slow down (latency of its last requests against a fresh server's)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from conftest import STRESS, Figures, chat_body, scale
 pytestmark = pytest.mark.reliability
 
 TOTAL = scale(60, 1000)
-MEASURED = scale(20, 100)  # sequential requests timed at the start and at the end
+MEASURED = scale(20, 100)  # sequential requests timed at the end, to each server
 CONCURRENT_CLIENTS = 4
+SETTLE_SECONDS = 0.03
 PROMPTS = ["Hello", "你好，请介绍一下你自己。", "Write a haiku about the sea.", "1 + 1 = ?" * 40]
 
 
@@ -63,8 +64,24 @@ def run_concurrently(url: str, count: int, errors: list[str]) -> None:
         client.join(600)
 
 
+def interleaved(session: requests.Session, urls: tuple[str, str]) -> tuple[float, float]:
+    """Median latencies of two servers, one request to each in turn: what the shared machine
+    does in those seconds falls on both alike. Each request waits until the one before has
+    settled: llama.cpp's idle threads spin for a few ms, which spreads the next request's
+    latency from 5 to 25 ms."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(MEASURED):
+        for url, timed in zip(urls, times, strict=True):
+            time.sleep(SETTLE_SECONDS)
+            timed.append(timed_request(session, url))
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def test_soak(
-    server_process: Callable[..., ServerProcess], tiny_model: Path, figures: Figures
+    server_process: Callable[..., ServerProcess],
+    tiny_model: Path,
+    tmp_path: Path,
+    figures: Figures,
 ) -> None:
     server = server_process(tiny_model, PARALLEL="2", MAX_QUEUE="16", N_CTX="2048")
     session = requests.Session()
@@ -74,29 +91,33 @@ def test_soak(
     for _ in range(20):
         timed_request(session, server.url)
     rss_start = server.rss_bytes()
-    first = [timed_request(session, server.url) for _ in range(MEASURED)]
 
     errors: list[str] = []
-    concurrent = TOTAL - 2 * MEASURED
+    concurrent = TOTAL - MEASURED
     run_concurrently(server.url, concurrent, errors)
     assert errors == []
-
-    last = [timed_request(session, server.url) for _ in range(MEASURED)]
     rss_growth = (server.rss_bytes() - rss_start) / rss_start
-    slowdown = statistics.median(last) / statistics.median(first)
-    if slowdown > 1.10:
-        # A slowdown the server caused stays; one from a noisy neighbour on this shared machine
-        # (medians of a 10 ms request swing by 40% from one second to the next) passes.
-        again = [timed_request(session, server.url) for _ in range(MEASURED)]
-        slowdown = min(slowdown, statistics.median(again) / statistics.median(first))
+
+    # The slowdown is measured against a fresh server (same model and settings, its own data
+    # directory, the same warm-up), the two timed in turn: a median of the first requests, taken
+    # a minute earlier, moves by 10-40% with the neighbours on this shared machine (a 7 ms
+    # request), the ratio of two servers timed in turn by a few percent.
+    fresh = server_process(
+        tiny_model, PARALLEL="2", MAX_QUEUE="16", N_CTX="2048", DATA_DIR=str(tmp_path / "fresh")
+    )
+    run_concurrently(fresh.url, 200, [])
+    for _ in range(20):
+        timed_request(session, fresh.url)
+    last, new = interleaved(session, (server.url, fresh.url))
+    slowdown = last / new
     assert rss_growth < 0.05
     if STRESS:  # a timing target: held by `make stress`, only recorded on a shared CI machine
         assert slowdown <= 1.10
     figures.record(
         "Soak",
-        f"{TOTAL} requests to one server process: {MEASURED} sequential, {concurrent} from "
+        f"{TOTAL} requests to one server process: {concurrent} from "
         f"{CONCURRENT_CLIENTS} concurrent clients (streamed and whole, English and Chinese, "
-        f"1 in 20 dropped halfway), {MEASURED} sequential",
+        f"1 in 20 dropped halfway), {MEASURED} sequential alternating with a fresh server",
         f"no error; RSS {rss_growth:+.1%} after warm-up (limit 5%); median latency of the last "
-        f"{MEASURED} {slowdown:.2f}x the first {MEASURED} (limit 1.10x)",
+        f"{MEASURED} {slowdown:.2f}x a fresh server's, timed in turn (limit 1.10x)",
     )
