@@ -28,7 +28,8 @@ from bench.raw import fit_words, vocabulary
 from bench.server import ServerProcess
 
 BURST = 4
-CONVERSATIONS = 4
+CONVERSATIONS = 6  # taking turns over 2 slots, about CONVERSATION_TOKENS each
+CONVERSATION_TOKENS = 1500
 # Stops a server and starts it again with the same settings and data: the product's restart.
 Restart = Callable[[], ServerProcess]
 
@@ -41,7 +42,7 @@ class PeerWork:
     story: str  # the decode prompt
     follow_up: str  # a short next turn
     burst: tuple[str, ...]  # different prompts, a few hundred tokens each
-    conversations: tuple[str, ...]  # ~800 tokens each
+    conversations: tuple[str, ...]  # ~CONVERSATION_TOKENS each
     long_prompt: str  # ~2,000 tokens, the one a client hangs up on
     banned_tokens: tuple[int, ...]  # end-of-generation tokens
     decode_tokens: int = 128
@@ -70,7 +71,8 @@ def peer_work(model: Path, question: str, story: str, follow_up: str, quick: boo
             follow_up=follow_up,
             burst=tuple(_fitted(vocab, 5 * i, 300 // scale) for i in range(BURST)),
             conversations=tuple(
-                _fitted(vocab, 7 * i + 3, 800 // scale) for i in range(CONVERSATIONS)
+                _fitted(vocab, 7 * i + 3, CONVERSATION_TOKENS // scale)
+                for i in range(CONVERSATIONS)
             ),
             long_prompt=_fitted(vocab, 11, 2000 // scale),
             banned_tokens=banned,
@@ -163,7 +165,7 @@ def _stall_under_burst(port: int, work: PeerWork, decode: StreamResult) -> float
 
 
 def two_slots(server: ServerProcess, work: PeerWork, restart: Restart | None) -> dict[str, Any]:
-    """Four conversations take turns on two slots, then the first one comes back: its TTFT
+    """Six conversations take turns on two slots, then the first one comes back: its TTFT
     against its own cold prefill. With `restart` (the product), the server is then restarted
     and the first conversation sends one more turn."""
     histories = [conversation(prompt) for prompt in work.conversations]
