@@ -101,13 +101,25 @@ def open_knowledge(
 
 def build_runtime(settings: Settings, choice: ModelChoice, metrics: Metrics) -> Runtime:
     started = time.monotonic()
-    llama_model = LlamaModel(choice.path, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock)
+    # The embedding model is checked (loaded, then let go until first used) before the chat
+    # model comes in: the start's peak memory is the larger of the two, not their sum.
+    embedder, embedder_error = load_embedder(settings)
+    try:
+        llama_model = LlamaModel(
+            choice.path, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock
+        )
+    except Exception:
+        if embedder is not None:
+            embedder.close()
+        raise
     try:
         template = template_source(settings.chat_template, llama_model.chat_template())
         prompt = ChatPrompt(template, llama_model)
         engine = Engine(llama_model, engine_config(settings), snapshot_store(settings, choice))
     except Exception:
         llama_model.close()
+        if embedder is not None:
+            embedder.close()
         raise
     context = ContextManager(prompt, llama_model, settings.n_ctx)
     metrics.watch_engine(lambda: engine.queue_depth, lambda: engine.busy_slots)
@@ -117,7 +129,6 @@ def build_runtime(settings: Settings, choice: ModelChoice, metrics: Metrics) -> 
         # finds its own. (Only the first start with a model hashes it; then it is noted.)
         if not engine.snapshots.wait_ready(SNAPSHOTS_READY_SECONDS):
             log.warning("the KV snapshots on disk are not read yet; serving meanwhile")
-    embedder, embedder_error = load_embedder(settings)
     knowledge, knowledge_error = open_knowledge(settings, embedder, engine)
     return Runtime(
         choice=choice,

@@ -189,3 +189,45 @@ def test_without_an_embedding_model_chat_serves_and_embeddings_say_why(
         assert loader_of(app).ready
     finally:
         loader_of(app).shutdown()
+
+
+def _mapped(path: Path, pid: int | None = None) -> bool:
+    """Whether the process has `path` mapped (its weights, with mmap)."""
+    maps = Path(f"/proc/{pid or 'self'}/maps").read_text()
+    return str(path.resolve()) in maps
+
+
+def test_weights_are_held_from_the_first_text_embedded_on(
+    embedding_model: Path, embedder: Embedder
+) -> None:
+    lazy = Embedder(embedding_model, n_threads=2, max_tokens=256)
+    try:
+        # Counting and tokenizing (chunking a document) need the vocabulary only.
+        before = (lazy.loaded, lazy.dimensions, lazy.count_tokens(SENTENCES[0]),
+                  lazy.tokens(SENTENCES[3]))  # fmt: skip
+        vectors = lazy.embed(SENTENCES).vectors
+        assert before == (False, 384, embedder.count_tokens(SENTENCES[0]),
+                          embedder.tokens(SENTENCES[3]))  # fmt: skip
+        assert lazy.loaded
+        assert np.allclose(vectors, embedder.embed(SENTENCES).vectors, atol=1e-5)
+    finally:
+        lazy.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        lazy.embed(["after close"])
+
+
+def test_a_server_that_only_chats_does_not_hold_the_embedding_model(
+    server_process: Callable[..., Any], tiny_model: Path, embedding_model: Path
+) -> None:
+    import requests
+
+    server = server_process(tiny_model, EMBEDDING_MODEL_PATH=str(embedding_model))
+    chat = requests.post(
+        f"{server.url}/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4},
+        timeout=60,
+    )
+    held_while_chatting = _mapped(embedding_model, server.process.pid)
+    embedded = requests.post(f"{server.url}/v1/embeddings", json={"input": "hello"}, timeout=60)
+    assert (chat.status_code, held_while_chatting, embedded.status_code) == (200, False, 200)
+    assert _mapped(embedding_model, server.process.pid)

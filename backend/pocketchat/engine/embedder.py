@@ -7,7 +7,9 @@ tokens: 34.5 chunks/s (about 7,200 tokens/s) with 512 tokens per encode, 32 with
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from pocketchat.engine.llama import Batch, EmbeddingContext, LlamaModel
+
+log = logging.getLogger(__name__)
 
 # Tokens per llama_encode. A BERT batch attends across all its tokens (the mask keeps sequences
 # apart, but the products are computed), so its attention cost grows with the square of this;
@@ -34,6 +38,10 @@ class Embedded:
 class Embedder:
     """A GGUF embedding model and its own llama context (separate from the chat engine's).
 
+    The weights and the context are loaded at start to check the file, then let go until the
+    first text is embedded: a server that only chats does not hold them (about 60 MB for
+    all-MiniLM-L6-v2). Tokenizing and counting use the model's vocabulary alone.
+
     One lock serializes the context (a llama context is not thread-safe); tokenizing and counting
     need no lock. Vectors are L2-normalized, so a dot product is the cosine similarity.
     """
@@ -50,29 +58,69 @@ class Embedder:
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         use_mmap: bool = True,
     ) -> None:
-        self.model = LlamaModel(path, use_mmap=use_mmap, use_mlock=False)
+        self._path, self._n_threads, self._use_mmap = path, n_threads, use_mmap
+        weights = LlamaModel(path, use_mmap=use_mmap, use_mlock=False)
         try:
             # The budget of one text, tokens with [CLS]/[SEP] and prefix. A model's GGUF
             # context_length is what its position table holds (512 for MiniLM), not what it
             # was trained on: all-MiniLM-L6-v2 was tuned on 128-token pairs and
             # sentence-transformers cuts it at 256, where its quality is known. So a preset
-            # states its own budget and the GGUF figure is only the ceiling.
-            ceiling = self.model.n_ctx_train
+            # states its own budget and the GGUF figure is only the ceiling. (A vocabulary-only
+            # load reads 0 for it.)
+            ceiling = weights.n_ctx_train
             self.max_tokens: int = min(max_tokens or ceiling, ceiling)
             self._n_tokens = max(batch_tokens, self.max_tokens)
-            self._context: EmbeddingContext | None = EmbeddingContext(
-                self.model, n_tokens=self._n_tokens, n_seq=MAX_SEQUENCES, n_threads=n_threads
-            )
-        except Exception:
-            self.model.close()
-            raise
-        self.dimensions: int = self._context.n_embd
+            context = self._context_of(weights)
+            self.dimensions: int = context.n_embd
+            context.close()
+        finally:
+            weights.close()
+        self.model = LlamaModel(path, use_mmap=use_mmap, use_mlock=False, vocab_only=True)
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         # Where its similarities mean something ("en", "zh"); None: any language.
         self.languages = languages
         self._batch = Batch(self._n_tokens)
         self._lock = threading.Lock()
+        self._weights: LlamaModel | None = None
+        self._context: EmbeddingContext | None = None
+        self._closed = False
+
+    def _context_of(self, weights: LlamaModel) -> EmbeddingContext:
+        return EmbeddingContext(
+            weights, n_tokens=self._n_tokens, n_seq=MAX_SEQUENCES, n_threads=self._n_threads
+        )
+
+    def _load(self) -> tuple[LlamaModel, EmbeddingContext]:
+        weights = LlamaModel(self._path, use_mmap=self._use_mmap, use_mlock=False)
+        try:
+            return weights, self._context_of(weights)
+        except Exception:
+            weights.close()
+            raise
+
+    def _vocabulary(self) -> LlamaModel:
+        if self._closed:
+            raise RuntimeError("the embedder is closed")
+        return self.model
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights and the context are in memory (since the first text embedded)."""
+        return self._context is not None
+
+    def _ready_context(self) -> EmbeddingContext:
+        """The context, loaded on first use (under the lock)."""
+        if self._closed:
+            raise RuntimeError("the embedder is closed")
+        if self._context is None:
+            started = time.perf_counter()
+            self._weights, self._context = self._load()
+            log.info(
+                "embedding model %s loaded on first use in %.0f ms",
+                self._path.name, (time.perf_counter() - started) * 1000,
+            )  # fmt: skip
+        return self._context
 
     @property
     def model_id(self) -> str:
@@ -81,7 +129,7 @@ class Embedder:
     def tokens(self, text: str) -> list[int]:
         """The tokens the model sees for `text`, with its special tokens, cut to `max_tokens`
         (keeping the closing [SEP] where the model adds one)."""
-        return self._cut(self.model.tokenize(text, special=False, add_bos=True))
+        return self._cut(self._vocabulary().tokenize(text, special=False, add_bos=True))
 
     def _cut(self, tokens: list[int]) -> list[int]:
         if len(tokens) <= self.max_tokens:
@@ -93,7 +141,9 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         """Tokens `text` costs as a passage (prefix and special tokens included, not cut): a
         chunk fits when this is at most `max_tokens`."""
-        return len(self.model.tokenize(self.passage_prefix + text, special=False, add_bos=True))
+        return len(
+            self._vocabulary().tokenize(self.passage_prefix + text, special=False, add_bos=True)
+        )
 
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         return self.embed([self.passage_prefix + text for text in texts]).vectors
@@ -106,7 +156,7 @@ class Embedder:
         token_lists = []
         truncated = 0
         for text in texts:
-            whole = self.model.tokenize(text, special=False, add_bos=True)
+            whole = self._vocabulary().tokenize(text, special=False, add_bos=True)
             if not whole:
                 raise ValueError("the embedding model makes no tokens of an empty text")
             tokens = self._cut(whole)
@@ -114,33 +164,37 @@ class Embedder:
             token_lists.append(tokens)
         vectors: list[list[float]] = []
         with self._lock:
-            if self._context is None:
-                raise RuntimeError("the embedder is closed")
+            context = self._ready_context()
             spans = batch_spans(
                 [len(tokens) for tokens in token_lists],
                 max_sequences=MAX_SEQUENCES,
                 max_tokens=self._n_tokens,
             )
             for start, end in spans:
-                vectors += self._embed_batch(token_lists[start:end])
+                vectors += self._embed_batch(context, token_lists[start:end])
         prompt_tokens = sum(len(tokens) for tokens in token_lists)
         return Embedded(normalized(vectors), prompt_tokens, truncated)
 
-    def _embed_batch(self, token_lists: list[list[int]]) -> list[list[float]]:
-        assert self._context is not None
+    def _embed_batch(
+        self, context: EmbeddingContext, token_lists: list[list[int]]
+    ) -> list[list[float]]:
         self._batch.clear()
         for seq, tokens in enumerate(token_lists):
             for pos, token in enumerate(tokens):
                 self._batch.add(token, pos, seq, want_logits=True)
-        return self._context.embed(self._batch, len(token_lists))
+        return context.embed(self._batch, len(token_lists))
 
     def close(self) -> None:
         with self._lock:
-            if self._context is not None:
+            if self._closed:
+                return
+            self._closed = True
+            if self._context is not None and self._weights is not None:
                 self._context.close()
-                self._context = None
-                self._batch.close()
-                self.model.close()
+                self._weights.close()
+                self._context = self._weights = None
+            self._batch.close()
+            self.model.close()
 
 
 def batch_spans(

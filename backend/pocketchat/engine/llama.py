@@ -93,13 +93,17 @@ _JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F
 class LlamaModel:
     """A loaded GGUF file and its vocabulary."""
 
-    def __init__(self, path: Path, *, use_mmap: bool, use_mlock: bool) -> None:
+    def __init__(
+        self, path: Path, *, use_mmap: bool, use_mlock: bool, vocab_only: bool = False
+    ) -> None:
+        """`vocab_only`: the vocabulary and hyperparameters without the weights (tokenizing)."""
         _init_backend()
         # Before llama.cpp sees the file: its loader aborts the process on some bad files.
         check_gguf_file(path)
         self.path = path
         params = llama.llama_model_default_params()
         params.n_gpu_layers = 0
+        params.vocab_only = vocab_only
         if use_mmap and use_mlock:
             params.load_mode = llama.LLAMA_LOAD_MODE_MMAP_MLOCK
         elif use_mlock:
