@@ -9,6 +9,7 @@ sentence naming the file and the reason. Views reach both through `current_runti
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import threading
@@ -101,26 +102,20 @@ def open_knowledge(
 
 def build_runtime(settings: Settings, choice: ModelChoice, metrics: Metrics) -> Runtime:
     started = time.monotonic()
-    # The embedding model is checked (loaded, then let go until first used) before the chat
-    # model comes in: the start's peak memory is the larger of the two, not their sum.
-    embedder, embedder_error = load_embedder(settings)
-    try:
+    with contextlib.ExitStack() as on_failure:  # closes what was loaded if a later step fails
+        # The embedding model is checked (loaded, then let go until first used) before the chat
+        # model comes in: the start's peak memory is the larger of the two, not their sum.
+        embedder, embedder_error = load_embedder(settings)
+        if embedder is not None:
+            on_failure.callback(embedder.close)
         llama_model = LlamaModel(
             choice.path, use_mmap=settings.use_mmap, use_mlock=settings.use_mlock
         )
-    except Exception:
-        if embedder is not None:
-            embedder.close()
-        raise
-    try:
+        on_failure.callback(llama_model.close)
         template = template_source(settings.chat_template, llama_model.chat_template())
         prompt = ChatPrompt(template, llama_model)
         engine = Engine(llama_model, engine_config(settings), snapshot_store(settings, choice))
-    except Exception:
-        llama_model.close()
-        if embedder is not None:
-            embedder.close()
-        raise
+        on_failure.pop_all()
     context = ContextManager(prompt, llama_model, settings.n_ctx)
     metrics.watch_engine(lambda: engine.queue_depth, lambda: engine.busy_slots)
     if engine.snapshots is not None:

@@ -191,9 +191,9 @@ def test_without_an_embedding_model_chat_serves_and_embeddings_say_why(
         loader_of(app).shutdown()
 
 
-def _mapped(path: Path, pid: int | None = None) -> bool:
-    """Whether the process has `path` mapped (its weights, with mmap)."""
-    maps = Path(f"/proc/{pid or 'self'}/maps").read_text()
+def _mapped(path: Path, pid: int) -> bool:
+    """Whether process `pid` has `path` mapped (its weights, with mmap)."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
     return str(path.resolve()) in maps
 
 

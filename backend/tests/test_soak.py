@@ -20,6 +20,7 @@ TOTAL = scale(60, 1000)
 MEASURED = scale(20, 100)  # sequential requests timed at the end, to each server
 CONCURRENT_CLIENTS = 4
 SETTLE_SECONDS = 0.03
+SETTINGS = {"PARALLEL": "2", "MAX_QUEUE": "16", "N_CTX": "2048"}
 PROMPTS = ["Hello", "你好，请介绍一下你自己。", "Write a haiku about the sea.", "1 + 1 = ?" * 40]
 
 
@@ -64,6 +65,14 @@ def run_concurrently(url: str, count: int, errors: list[str]) -> None:
         client.join(600)
 
 
+def warm_up(session: requests.Session, url: str) -> None:
+    """Not counted: first-use paths, and the allocator arenas and thread stacks that concurrent
+    requests need once (RSS rises ~5% in the first 200 requests, then levels off)."""
+    run_concurrently(url, 200, [])
+    for _ in range(20):
+        timed_request(session, url)
+
+
 def interleaved(session: requests.Session, urls: tuple[str, str]) -> tuple[float, float]:
     """Median latencies of two servers, one request to each in turn: what the shared machine
     does in those seconds falls on both alike. Each request waits until the one before has
@@ -83,13 +92,9 @@ def test_soak(
     tmp_path: Path,
     figures: Figures,
 ) -> None:
-    server = server_process(tiny_model, PARALLEL="2", MAX_QUEUE="16", N_CTX="2048")
+    server = server_process(tiny_model, **SETTINGS)
     session = requests.Session()
-    # Warm-up, not counted: first-use paths, and the allocator arenas and thread stacks that
-    # concurrent requests need once (RSS rises ~5% in the first 200 requests, then levels off).
-    run_concurrently(server.url, 200, [])
-    for _ in range(20):
-        timed_request(session, server.url)
+    warm_up(session, server.url)
     rss_start = server.rss_bytes()
 
     errors: list[str] = []
@@ -102,12 +107,8 @@ def test_soak(
     # directory, the same warm-up), the two timed in turn: a median of the first requests, taken
     # a minute earlier, moves by 10-40% with the neighbours on this shared machine (a 7 ms
     # request), the ratio of two servers timed in turn by a few percent.
-    fresh = server_process(
-        tiny_model, PARALLEL="2", MAX_QUEUE="16", N_CTX="2048", DATA_DIR=str(tmp_path / "fresh")
-    )
-    run_concurrently(fresh.url, 200, [])
-    for _ in range(20):
-        timed_request(session, fresh.url)
+    fresh = server_process(tiny_model, **SETTINGS, DATA_DIR=str(tmp_path / "fresh"))
+    warm_up(session, fresh.url)
     last, new = interleaved(session, (server.url, fresh.url))
     slowdown = last / new
     assert rss_growth < 0.05
